@@ -1,0 +1,138 @@
+"""Shared command-line plumbing for imcc tools: pass-manager flags, input/output, error handling."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable
+
+from ..ir.diagnostics import IRError
+from ..pm import PassManager
+from ..pm.instruments import DumpDirInstrument, PrintIRInstrument, TimingInstrument
+from ..pm.pipeline import PipelineError
+from ..util.atomic import atomic_write_text
+
+
+class UsageError(Exception):
+    """Bad command-line usage (exit code 2)."""
+
+
+class InputError(Exception):
+    """A file that cannot be read or is not what it should be (exit code 1)."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports usage errors as ``prog: error: ...`` with exit code 2 (no traceback)."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+def add_pass_manager_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("IR printing and pass instrumentation")
+    g.add_argument("--print-ir-before", metavar="PASSES", default="",
+                   help="print the IR (stderr) before these comma-separated passes")
+    g.add_argument("--print-ir-after", metavar="PASSES", default="",
+                   help="print the IR (stderr) after these comma-separated passes")
+    g.add_argument("--print-ir-before-all", action="store_true", help="print the IR before every pass")
+    g.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass")
+    g.add_argument("--print-ir-after-change", action="store_true",
+                   help="print the IR after every pass that changed it")
+    g.add_argument("--print-ir-after-failure", action="store_true",
+                   help="print the IR after a pass that failed")
+    g.add_argument("--dump-ir-dir", metavar="DIR",
+                   help="write the IR before the pipeline and after every pass to numbered files in DIR")
+    g.add_argument("--time-passes", action="store_true", help="report the wall time of each pass")
+    g.add_argument("--print-debuginfo", action="store_true",
+                   help="print op locations (ONNX node names, file positions)")
+    g.add_argument("--no-verify-each", dest="verify_each", action="store_false",
+                   help="do not verify the IR after every pass")
+    # fmt: skip
+
+
+def _names(text: str) -> set[str]:
+    return {n.strip() for n in text.split(",") if n.strip()}
+
+
+def build_pass_manager(args, passes) -> tuple[PassManager, TimingInstrument | None]:
+    """A PassManager for ``passes`` with the instruments the flags ask for."""
+    instruments = []
+    before = {"*"} if args.print_ir_before_all else _names(args.print_ir_before)
+    after = {"*"} if args.print_ir_after_all else _names(args.print_ir_after)
+    if before or after or args.print_ir_after_change or args.print_ir_after_failure:
+        instruments.append(
+            PrintIRInstrument(
+                before=before,
+                after=after,
+                after_change=args.print_ir_after_change,
+                after_failure_=args.print_ir_after_failure,
+                debuginfo=args.print_debuginfo,
+            )
+        )
+    if args.dump_ir_dir:
+        instruments.append(DumpDirInstrument(args.dump_ir_dir))
+    timing = TimingInstrument() if args.time_passes else None
+    if timing:
+        instruments.append(timing)
+    return PassManager(list(passes), instruments, verify_each=args.verify_each), timing
+
+
+def read_text(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror}") from None
+
+
+def write_text(path: str | None, text: str) -> None:
+    if path is None or path == "-":
+        sys.stdout.write(text)
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"cannot write {path}: folder {folder} does not exist")
+    atomic_write_text(path, text)
+
+
+def run_tool(prog: str, body: Callable[[], int]) -> int:
+    """Run a tool's body, turning user errors into one ``error:`` message and an exit code:
+    1 for bad input, 2 for bad usage, 3 for an internal error (a bug in imcc)."""
+    try:
+        return body()
+    except UsageError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(f"(run '{prog} --help' for usage)", file=sys.stderr)
+        return 2
+    except PipelineError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 2
+    except IRError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 1
+    except InputError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: say so plainly, keep the traceback one env var away
+        print(f"{prog}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if os.environ.get("IMCC_TRACEBACK"):
+            traceback.print_exc()
+        else:
+            print("(this is a bug in imcc; set IMCC_TRACEBACK=1 to see the Python traceback)",
+                  file=sys.stderr)
+        return 3
