@@ -63,7 +63,7 @@ def _lark() -> lark.Lark:
     return lark.Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True)
 
 
-_SCALAR_TYPES: dict[str, Type] = {}
+_DIMS_RE = re.compile(r"(?:(?:[0-9]+|\?)x)*")
 
 
 def parse_scalar_type(text: str) -> Type:
@@ -71,14 +71,16 @@ def parse_scalar_type(text: str) -> Type:
         return index
     if text.startswith("i") and text[1:].isdigit():
         return IntegerType(int(text[1:]))
+    if text.startswith("ui") and text[2:].isdigit():
+        return IntegerType(int(text[2:]), unsigned=True)
     return FloatType(text)
 
 
 def parse_tensor_type(text: str) -> RankedTensorType:
     body = text[len("tensor<") : -1]
-    parts = body.split("x")
-    dims = tuple(None if p == "?" else int(p) for p in parts[:-1])
-    return RankedTensorType(dims, parse_scalar_type(parts[-1]))
+    m = _DIMS_RE.match(body)
+    dims = tuple(None if d == "?" else int(d) for d in m.group(0).split("x")[:-1])
+    return RankedTensorType(dims, parse_scalar_type(body[m.end() :]))
 
 
 def unescape(token: str) -> str:

@@ -21,12 +21,14 @@ class Type:
 
 @dataclass(frozen=True)
 class IntegerType(Type):
-    """Signless integer of a given bit width (``i1`` is the boolean type)."""
+    """Integer of a given bit width: signless ``i8`` (used for signed data; ``i1`` is the boolean
+    type) or unsigned ``ui8`` (``unsigned=True``)."""
 
     width: int
+    unsigned: bool = False
 
     def __str__(self) -> str:
-        return f"i{self.width}"
+        return f"{'u' if self.unsigned else ''}i{self.width}"
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ i8 = IntegerType(8)
 i16 = IntegerType(16)
 i32 = IntegerType(32)
 i64 = IntegerType(64)
+ui8 = IntegerType(8, unsigned=True)
 f16 = FloatType("f16")
 bf16 = FloatType("bf16")
 f32 = FloatType("f32")
@@ -136,6 +139,10 @@ _NUMPY_OF = {
     "f32": np.dtype(np.float32),
     "f64": np.dtype(np.float64),
     "index": np.dtype(np.int64),
+    "ui8": np.dtype(np.uint8),
+    "ui16": np.dtype(np.uint16),
+    "ui32": np.dtype(np.uint32),
+    "ui64": np.dtype(np.uint64),
 }
 _TYPE_OF = {
     np.dtype(np.bool_): i1,
@@ -146,7 +153,10 @@ _TYPE_OF = {
     np.dtype(np.float16): f16,
     np.dtype(np.float32): f32,
     np.dtype(np.float64): f64,
-    np.dtype(np.uint8): IntegerType(8),
+    np.dtype(np.uint8): IntegerType(8, unsigned=True),
+    np.dtype(np.uint16): IntegerType(16, unsigned=True),
+    np.dtype(np.uint32): IntegerType(32, unsigned=True),
+    np.dtype(np.uint64): IntegerType(64, unsigned=True),
 }
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
 from collections.abc import Callable
 
-from ..ir.diagnostics import IRError
+from ..ir.diagnostics import FileLineColLoc, IRError
 from ..pm import PassManager
 from ..pm.instruments import DumpDirInstrument, PrintIRInstrument, TimingInstrument
 from ..pm.pipeline import PipelineError
@@ -77,6 +78,18 @@ def build_pass_manager(args, passes) -> tuple[PassManager, TimingInstrument | No
     if timing:
         instruments.append(timing)
     return PassManager(list(passes), instruments, verify_each=args.verify_each), timing
+
+
+@contextlib.contextmanager
+def attach_source(filename: str, text: str):
+    """Let IR errors located in ``filename`` show the offending line and a caret."""
+    try:
+        yield
+    except IRError as exc:
+        loc = exc.loc
+        if exc.source is None and isinstance(loc, FileLineColLoc) and loc.filename == filename:
+            exc.source = text
+        raise
 
 
 def read_text(path: str) -> str:

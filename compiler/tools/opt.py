@@ -7,12 +7,14 @@ import sys
 from .. import dialects  # noqa: F401  (registers ops)
 from ..ir.parser import parse_module
 from ..ir.printer import print_ir
+from ..ir.verifier import verify
 from ..pm.pass_base import describe_passes, lookup_pass
 from ..pm.pipeline import parse_pipeline
 from .common import (
     ArgumentParser,
     UsageError,
     add_pass_manager_flags,
+    attach_source,
     build_pass_manager,
     read_text,
     run_tool,
@@ -69,10 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         filename = "<stdin>" if args.input == "-" else args.input
         module = parse_module(text, filename, args.allow_unregistered_dialect)
         pm, timing = build_pass_manager(args, passes)
-        from ..ir.verifier import verify
-
-        verify(module)
-        pm.run(module)
+        with attach_source(filename, text):
+            verify(module)
+            pm.run(module)
         if timing:
             sys.stderr.write(timing.report())
         write_text(

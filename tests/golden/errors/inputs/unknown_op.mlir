@@ -1,0 +1,5 @@
+"func.func"() ({
+^bb0(%arg0: tensor<2xf32>):
+  %0 = "onnx.Frobnicate"(%arg0) : (tensor<2xf32>) -> tensor<2xf32>
+  "func.return"(%0) : (tensor<2xf32>) -> ()
+}) {function_type = (tensor<2xf32>) -> tensor<2xf32>, sym_name = "f"} : () -> ()
