@@ -1,0 +1,91 @@
+"""Packing of constant data into bytes: ternary at 2 bits, int4 at 4 bits, plain dtypes as-is.
+
+t2: weight k sits in bits 2·(k % 4) .. 2·(k % 4) + 1 of byte k // 4; 00 = 0, 01 = +1, 11 = −1,
+10 is invalid. i4: two's complement nibbles, weight 2m in the low nibble of byte m; −8 (1000) is
+invalid because cells hold −7..7. Unused trailing bits are zero, so every value list has exactly
+one packing. Everything here is vectorized numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .table import DTYPES
+
+_RANGES = {"t2": (-1, 1), "i4": (-7, 7), "i8": (-128, 127), "u8": (0, 255)}
+_RANGES["i32"] = (-(2**31), 2**31 - 1)
+
+
+def packed_nbytes(dtype: str, count: int) -> int:
+    """Bytes that ``count`` elements of ``dtype`` take when packed."""
+    return -(-count * DTYPES[dtype].bits // 8)
+
+
+def pack(dtype: str, values) -> bytes:
+    """Pack a flat sequence of values; raise ValueError when a value does not fit ``dtype``."""
+    arr = np.asarray(values).reshape(-1)
+    if dtype == "f32":
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(f"f32 data must be numeric, got {arr.dtype}")
+        with np.errstate(over="ignore"):
+            out = arr.astype("<f4")
+        if np.isnan(out).any():
+            raise ValueError("f32 data contains NaN")
+        if (np.isinf(out) & np.isfinite(arr)).any():
+            raise ValueError("value out of f32 range")
+        return out.tobytes()
+    if arr.size and arr.dtype.kind not in "biu":
+        raise ValueError(f"{dtype} data must be integers, got {arr.dtype}")
+    lo, hi = _RANGES[dtype]
+    if arr.size and (arr.min() < lo or arr.max() > hi):
+        bad = arr[(arr < lo) | (arr > hi)][0]
+        raise ValueError(f"value {bad} out of range {lo}..{hi} for {dtype}")
+    if dtype == "t2":
+        return _pack_bits(arr.astype(np.int64) & 3, 2)
+    if dtype == "i4":
+        return _pack_bits(arr.astype(np.int64) & 15, 4)
+    return arr.astype(np.dtype(DTYPES[dtype].numpy).newbyteorder("<")).tobytes()
+
+
+def _pack_bits(codes: np.ndarray, bits: int) -> bytes:
+    per = 8 // bits
+    padded = np.zeros(-(-codes.size // per) * per, dtype=np.uint8)
+    padded[: codes.size] = codes
+    shifts = np.arange(per, dtype=np.uint8) * bits
+    return (padded.reshape(-1, per) << shifts).sum(axis=1, dtype=np.uint8).tobytes()
+
+
+def _unpack_codes(raw: bytes, bits: int) -> np.ndarray:
+    per = 8 // bits
+    arr = np.frombuffer(raw, dtype=np.uint8)
+    shifts = np.arange(per, dtype=np.uint8) * bits
+    return ((arr[:, None] >> shifts) & ((1 << bits) - 1)).reshape(-1)
+
+
+def check_packed(dtype: str, raw: bytes, count: int) -> str | None:
+    """Return why ``raw`` is not a canonical packing of ``count`` ``dtype`` values, or None."""
+    need = packed_nbytes(dtype, count)
+    if len(raw) != need:
+        return f"{len(raw)} bytes, but {count} × {dtype} needs {need}"
+    if dtype in ("t2", "i4"):
+        bits = DTYPES[dtype].bits
+        codes = _unpack_codes(raw, bits)
+        bad_code = 2 if dtype == "t2" else 8
+        if (codes[:count] == bad_code).any():
+            pos = int(np.argmax(codes[:count] == bad_code))
+            return f"element {pos} has the invalid {dtype} code {bad_code:0{bits}b}"
+        if codes[count:].any():
+            return "non-zero padding bits after the last element"
+    if dtype == "f32" and np.isnan(np.frombuffer(raw, dtype="<f4")).any():
+        return "f32 data contains NaN"
+    return None
+
+
+def unpack(dtype: str, raw: bytes, count: int) -> np.ndarray:
+    """Unpack ``count`` values: int8 arrays for t2/i4, the dtype's numpy type otherwise."""
+    if dtype in ("t2", "i4"):
+        bits = DTYPES[dtype].bits
+        codes = _unpack_codes(raw, bits)[:count].astype(np.int8)
+        return np.where(codes >= 1 << (bits - 1), codes - (1 << bits), codes).astype(np.int8)
+    arr = np.frombuffer(raw, dtype=np.dtype(DTYPES[dtype].numpy).newbyteorder("<"), count=count)
+    return arr.astype(DTYPES[dtype].numpy)
