@@ -1,0 +1,116 @@
+"""Build one BERT-Large encoder layer (hidden 1024, 16 heads, FFN 4096) with seeded random weights.
+
+    python models/transformers/build_bert_large_layer.py --out models/build/bert-large-layer.onnx [--seq-len 128]
+
+Same graph builder and export style as the MiniLM encoder. Inputs: hidden_states float32
+[batch, seq, 1024] and attention_mask int64 [batch, seq]; output layer_output [batch, seq, 1024].
+Weights follow BERT's initialisation scale (N(0, 0.02)); LayerNorm gains sit near 1. Same arguments,
+same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+from bert_graph import (
+    LAYERNORM_FORMS,
+    SCALE_FORMS,
+    BertConfig,
+    ExportStyle,
+    build_encoder_layer,
+    op_histogram,
+)
+from transformer_io import run_main, write_bytes_atomic
+
+BERT_LARGE = BertConfig(hidden=1024, heads=16, intermediate=4096, layers=24, vocab=30522)
+INIT_STD = 0.02
+
+
+def random_layer_weights(cfg: BertConfig, seed: int, index: int = 0) -> dict[str, np.ndarray]:
+    """HuggingFace-named float32 weights for encoder layer `index`, drawn in a fixed order from `seed`."""
+    rng = np.random.default_rng(seed)
+    prefix = f"encoder.layer.{index}"
+    linears = {
+        "attention.self.query": (cfg.hidden, cfg.hidden),
+        "attention.self.key": (cfg.hidden, cfg.hidden),
+        "attention.self.value": (cfg.hidden, cfg.hidden),
+        "attention.output.dense": (cfg.hidden, cfg.hidden),
+        "intermediate.dense": (cfg.intermediate, cfg.hidden),
+        "output.dense": (cfg.hidden, cfg.intermediate),
+    }
+    weights = {}
+    for name, shape in linears.items():
+        weights[f"{prefix}.{name}.weight"] = rng.normal(0.0, INIT_STD, size=shape).astype(
+            np.float32
+        )
+        weights[f"{prefix}.{name}.bias"] = rng.normal(0.0, INIT_STD, size=shape[:1]).astype(
+            np.float32
+        )
+    for name in ("attention.output.LayerNorm", "output.LayerNorm"):
+        weights[f"{prefix}.{name}.weight"] = (
+            1.0 + rng.normal(0.0, INIT_STD, size=cfg.hidden)
+        ).astype(np.float32)
+        weights[f"{prefix}.{name}.bias"] = rng.normal(0.0, INIT_STD, size=cfg.hidden).astype(
+            np.float32
+        )
+    return weights
+
+
+def _main(argv) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="output .onnx path")
+    parser.add_argument(
+        "--seq-len", type=int, default=128, help="static sequence length (default 128)"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=None, help="static batch size (default: symbolic 'batch')"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="weight RNG seed (default 0)")
+    parser.add_argument(
+        "--layernorm",
+        choices=LAYERNORM_FORMS,
+        default="decomposed",
+        help="LayerNorm spelling (default decomposed)",
+    )
+    parser.add_argument(
+        "--scale",
+        choices=SCALE_FORMS,
+        default="div",
+        help="attention score scaling op (default div)",
+    )
+    parser.add_argument(
+        "--opset",
+        type=int,
+        default=None,
+        help="ONNX opset (default 14, or 17 with --layernorm fused)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="do not print the op histogram")
+    args = parser.parse_args(argv)
+    opset = args.opset if args.opset is not None else (17 if args.layernorm == "fused" else 14)
+    style = ExportStyle(
+        seq_len=args.seq_len,
+        batch=args.batch,
+        opset=opset,
+        layernorm=args.layernorm,
+        scale=args.scale,
+    )
+    style.validate()
+    weights = random_layer_weights(BERT_LARGE, args.seed)
+    model = build_encoder_layer(BERT_LARGE, style, weights, name="bert-large-encoder-layer")
+    data = model.SerializeToString()
+    write_bytes_atomic(args.out, data)
+    if not args.quiet:
+        ops = ", ".join(f"{op} {n}" for op, n in op_histogram(model).items())
+        print(f"wrote {args.out}: {len(data)} bytes, {len(model.graph.node)} nodes ({ops})")
+    return 0
+
+
+def main(argv=None) -> int:
+    """Entry point: build the BERT-Large layer graph; returns a process exit code."""
+    return run_main(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
