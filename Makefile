@@ -10,7 +10,7 @@ OUT         ?= out
 PYTEST_ARGS ?= -q
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format models docs bench clean
+.PHONY: help install demo test test-fast lint format models digits-models docs bench clean
 
 help: ## List every target with a one-line description
 	@echo "imcc make targets:"
@@ -48,6 +48,14 @@ models: $(STAMP) ## Build the large bundled models into models/build/ (not commi
 	$(PY) models/transformers/build_minilm.py --out models/build/minilm-l6.onnx
 	$(PY) models/transformers/tokenize_sentences.py --out models/build/sentences-s128.npz
 	$(PY) models/transformers/build_bert_large_layer.py --out models/build/bert-large-layer.onnx
+	$(PY) -m models.cnn.mobilenetv2 --out models/build/mobilenetv2.onnx
+	$(PY) -m models.cnn.mobilenetv2 --block b2 --out models/build/mbv2_bottleneck.onnx
+	$(PY) -m models.cnn.zoo --model resnet50 --out models/build/resnet50.onnx
+	$(PY) -m models.cnn.zoo --model squeezenet --out models/build/squeezenet.onnx
+	$(PY) -m models.cnn.zoo --model googlenet --out models/build/googlenet.onnx
+
+digits-models: $(STAMP) ## Retrain the committed digits CNNs (needs torch; rewrites models/digits/)
+	$(PY) -m models.cnn.train_digits
 
 docs: $(STAMP) ## Regenerate docs/ISA.md from the ISA table
 	$(PY) -m imcc.runtime.isa.gendoc -o docs/ISA.md
