@@ -60,8 +60,8 @@ digits-models: $(STAMP) ## Retrain the committed digits CNNs (needs torch; rewri
 docs: $(STAMP) ## Regenerate docs/ISA.md from the ISA table
 	$(PY) -m imcc.runtime.isa.gendoc -o docs/ISA.md
 
-bench: $(STAMP) ## Run the benchmarks in bench/ (prints ratios to onnxruntime)
-	$(PY) -m pytest bench -q
+bench: $(STAMP) ## Run the benchmarks in bench/ (each prints what it measured and how to reproduce it)
+	$(PY) bench/ternary_rules.py
 
 clean: ## Remove build outputs and caches (keeps .venv)
 	rm -rf $(OUT) models/build .pytest_cache .ruff_cache .hypothesis
