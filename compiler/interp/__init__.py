@@ -1,0 +1,1 @@
+"""imcc: compiler interp."""
