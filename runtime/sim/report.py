@@ -1,0 +1,258 @@
+"""The run report: totals, per-unit and per-layer cycles and energy, area; as text and JSON.
+
+Layers come from the program's debug table (ONNX node name, else IR op name); instructions
+without a debug entry are grouped as ``(unattributed)``. Energy is dynamic energy per event from
+the cost model, memory access energy per byte touched (from the footprints) and static power over
+the run time. Area is the target's: every unit present, whether the program uses it or not.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from .cost import Work
+from .footprint import Footprint
+from .schedule import Slot
+
+UNATTRIBUTED = "(unattributed)"
+
+
+@dataclass
+class Record:
+    """One executed instruction: when and where it ran, what it touched, what it cost."""
+
+    slot: Slot
+    mnemonic: str
+    footprint: Footprint
+    work: Work
+
+    def energy(self, target) -> dict[str, float]:
+        """Dynamic energy by category (pJ), memory accesses included."""
+        out = dict(self.work.energy)
+        for r in self.footprint.reads + self.footprint.writes:
+            if r.space in ("L1", "L2") and r.nbytes:
+                key = f"mem.{r.space}"
+                out[key] = out.get(key, 0.0) + r.nbytes * target.memory[r.space].energy_per_byte
+        return out
+
+
+def unit_kind(unit: str) -> str:
+    """``array17`` -> ``array``; other unit names are their own kind."""
+    return "array" if unit.startswith("array") else unit
+
+
+def area_breakdown(target) -> dict[str, float]:
+    """Area per unit class in mm2, from the target description."""
+    area = {f"arrays.{g.name}": g.count * g.area for g in target.arrays}
+    area["cores"] = target.cores.count * target.cores.area
+    area["mem.L1"] = target.memory["L1"].area
+    area["mem.L2"] = target.memory["L2"].area
+    area["dma"] = target.dma.area
+    if target.dwunit is not None:
+        area["dw"] = target.dwunit.area
+    if target.nlunit is not None:
+        area["nl"] = target.nlunit.area
+    area["other"] = target.chip.other_area
+    return area
+
+
+@dataclass
+class Report:
+    """Everything measured in a run; `to_dict` is the JSON form, `to_text` the human one."""
+
+    data: dict
+
+    @property
+    def cycles(self) -> int:
+        """Total run time in cycles (end of the last instruction)."""
+        return self.data["total"]["cycles"]
+
+    @property
+    def energy_pj(self) -> float:
+        """Total energy in pJ (dynamic + static)."""
+        return self.data["total"]["energy_pj"]
+
+    def to_dict(self) -> dict:
+        """The report as plain JSON data."""
+        return self.data
+
+    def to_json(self) -> str:
+        """Deterministic JSON text."""
+        return json.dumps(self.data, indent=1, sort_keys=False) + "\n"
+
+    def to_text(self) -> str:
+        """A readable multi-section report."""
+        return _format_text(self.data)
+
+
+def build_report(target, program, records, machine, seed=0, drift_time=None) -> Report:
+    """Aggregate the timeline ``records`` of a run into a `Report`."""
+    makespan = max((r.slot.end for r in records), default=0)
+    seconds = target.seconds(makespan)
+    energy: dict[str, float] = {}
+    units: dict[str, dict] = {}
+    layers: dict[str, dict] = {}
+    for rec in records:
+        e = rec.energy(target)
+        for k, v in e.items():
+            energy[k] = energy.get(k, 0.0) + v
+        _add_unit(units, rec, sum(e.values()))
+        info = program.debug.get(rec.slot.index)
+        if info is not None or rec.slot.unit != "control":
+            _add_layer(layers, info, rec, sum(e.values()))
+    static = target.chip.static_power * 1e9 * seconds  # mW * s = mJ = 1e9 pJ
+    dynamic = sum(energy.values())
+    energy = dict(sorted(energy.items()))
+    energy["static"] = static
+    area = area_breakdown(target)
+    servers = {"cores": target.cores.count, "dma": target.dma.count}
+    unit_rows = []
+    for name in sorted(units, key=_unit_order):
+        u = units[name]
+        cap = servers.get(name, 1) * makespan
+        u["utilization"] = u["busy_cycles"] / cap if cap else 0.0
+        unit_rows.append({"unit": name, **u})
+    layer_rows = []
+    for name, lay in layers.items():
+        lay["span_cycles"] = lay["end"] - lay["start"]
+        layer_rows.append({"name": name, **lay})
+    data = {
+        "target": {
+            "name": target.name,
+            "fingerprint": target.fingerprint,
+            "params_fingerprint": target.params_fingerprint,
+            "clock_mhz": target.clock.freq,
+        },
+        "run": {
+            "mode": machine.mode,
+            "seed": seed,
+            "drift_time_s": drift_time,
+            "instructions": len(records),
+            "program_instructions": len(program.instrs),
+        },
+        "total": {
+            "cycles": makespan,
+            "seconds": seconds,
+            "energy_pj": dynamic + static,
+            "dynamic_energy_pj": dynamic,
+            "static_energy_pj": static,
+            "avg_power_mw": (dynamic + static) * 1e-9 / seconds if seconds else 0.0,
+            "area_mm2": sum(area.values()),
+            "arrays_used": len(machine.used_arrays()),
+            "macs": sum(r.work.macs for r in records),
+        },
+        "energy_pj": energy,
+        "area_mm2": area,
+        "units": unit_rows,
+        "layers": layer_rows,
+    }
+    return Report(data)
+
+
+def _unit_order(name: str):
+    if name.startswith("array"):
+        return (0, int(name[5:]))
+    return (1, name)
+
+
+def _add_unit(units: dict, rec: Record, energy: float) -> None:
+    if rec.slot.unit == "control":
+        return
+    u = units.setdefault(rec.slot.unit, {"instructions": 0, "busy_cycles": 0, "energy_pj": 0.0})
+    u["instructions"] += 1
+    u["busy_cycles"] += (rec.slot.end - rec.slot.start) * rec.slot.servers
+    u["energy_pj"] += energy
+
+
+def _add_layer(layers: dict, info, rec: Record, energy: float) -> None:
+    name = (info.onnx_node or info.ir_op) if info is not None else UNATTRIBUTED
+    lay = layers.get(name)
+    if lay is None:
+        lay = layers[name] = {
+            "ir_op": info.ir_op if info is not None else "",
+            "onnx_node": info.onnx_node if info is not None else "",
+            "instructions": 0,
+            "start": rec.slot.start,
+            "end": rec.slot.end,
+            "busy_cycles": {},
+            "energy_pj": 0.0,
+            "macs": 0,
+        }
+    lay["instructions"] += 1
+    lay["start"] = min(lay["start"], rec.slot.start)
+    lay["end"] = max(lay["end"], rec.slot.end)
+    if rec.slot.unit != "control":
+        kind = unit_kind(rec.slot.unit)
+        busy = (rec.slot.end - rec.slot.start) * rec.slot.servers
+        lay["busy_cycles"][kind] = lay["busy_cycles"].get(kind, 0) + busy
+        lay["macs"] += rec.work.macs
+    lay["energy_pj"] += energy
+
+
+# --- text --------------------------------------------------------------------------------------
+
+
+def _si(value: float, unit: str) -> str:
+    """``12.3 uJ`` style formatting of a value given in the base unit."""
+    if value == 0:
+        return f"0 {unit}"
+    for factor, prefix in ((1, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix}{unit}"
+    return f"{value / 1e-15:.3g} f{unit}"
+
+
+def _energy(pj: float) -> str:
+    return _si(pj * 1e-12, "J")
+
+
+def _format_text(d: dict) -> str:
+    t, run, tot = d["target"], d["run"], d["total"]
+    lines = [
+        f"target {t['name']} (fingerprint {t['fingerprint'][:12]}, params "
+        f"{t['params_fingerprint'][:12]}), mode {run['mode']}, seed {run['seed']}"
+        + (f", drift {run['drift_time_s']:g} s" if run["drift_time_s"] is not None else ""),
+        f"time    {tot['cycles']:,} cycles = {_si(tot['seconds'], 's')} at {t['clock_mhz']:g} MHz",
+        f"energy  {_energy(tot['energy_pj'])} (dynamic {_energy(tot['dynamic_energy_pj'])}, "
+        f"static {_energy(tot['static_energy_pj'])}), average power "
+        f"{_si(tot['avg_power_mw'] * 1e-3, 'W')}",
+        f"area    {tot['area_mm2']:.3g} mm2; arrays used {tot['arrays_used']}; "
+        f"{run['instructions']} of {run['program_instructions']} instructions executed",
+        "",
+        "energy by category:",
+    ]
+    for k, v in d["energy_pj"].items():
+        share = v / tot["energy_pj"] if tot["energy_pj"] else 0.0
+        lines.append(f"  {k:<16} {_energy(v):>12} {share:>7.1%}")
+    lines += ["", f"  {'unit':<12} {'instrs':>7} {'busy cycles':>14} {'util':>7} {'energy':>12}"]
+    for u in _collapse_arrays(d["units"]):
+        lines.append(
+            f"  {u['unit']:<12} {u['instructions']:>7,} {u['busy_cycles']:>14,} "
+            f"{u['utilization']:>7.1%} {_energy(u['energy_pj']):>12}"
+        )
+    lines += [
+        "",
+        f"  {'layer':<28} {'instrs':>7} {'start':>12} {'span':>12} {'energy':>12} {'MACs':>14}",
+    ]
+    for lay in d["layers"]:
+        lines.append(
+            f"  {lay['name'][:28]:<28} {lay['instructions']:>7,} {lay['start']:>12,} "
+            f"{lay['span_cycles']:>12,} {_energy(lay['energy_pj']):>12} {lay['macs']:>14,}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _collapse_arrays(units: list[dict]) -> list[dict]:
+    """One text row for all arrays (with a count) when more than eight were used."""
+    arrays = [u for u in units if u["unit"].startswith("array")]
+    if len(arrays) <= 8:
+        return units
+    merged = {
+        "unit": f"arrays x{len(arrays)}",
+        "instructions": sum(u["instructions"] for u in arrays),
+        "busy_cycles": sum(u["busy_cycles"] for u in arrays),
+        "utilization": sum(u["utilization"] for u in arrays) / len(arrays),
+        "energy_pj": sum(u["energy_pj"] for u in arrays),
+    }
+    return [merged] + [u for u in units if not u["unit"].startswith("array")]

@@ -1,0 +1,209 @@
+"""Run a `Program` on the simulated chip: the `run_program` API behind ``imcc-run``.
+
+    result = run_program(Program.load("prog.bin"), {"x": x}, mode="adc", seed=0)
+    result.outputs["y"], print(result.report.to_text())
+
+Everything is validated before the first instruction runs: the target (resolved from the binary's
+name and fingerprint unless given), every instruction's footprint against the target, the tensor
+table against the memories, and the inputs' names, shapes and dtypes. Problems raise `RunError`
+with one line naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..isa.errors import ProgramError
+from ..isa.program import Program
+from ..targets import Target, TargetError, find_target, list_targets, load_target
+from .cost import cost
+from .footprint import CheckError, check_program
+from .machine import MODES, Machine, SimError, np_dtype
+from .report import Record, Report, build_report
+from .schedule import Scheduler
+from .semantics import execute
+
+
+class RunError(Exception):
+    """A user-facing error of a run: bad program, target, inputs, or a run-time fault."""
+
+
+@dataclass
+class RunResult:
+    """Outputs (name -> array, in the program's output order), the report and the timeline."""
+
+    outputs: dict[str, np.ndarray]
+    report: Report
+    records: list[Record] = field(default_factory=list)
+    target: Target | None = None
+
+
+def resolve_target(program: Program, target=None, overrides=None) -> Target:
+    """The target to run ``program`` on: ``target`` (name, path or Target) or the binary's own.
+
+    A binary with a non-zero fingerprint only runs on a target whose architectural fingerprint
+    matches; cost-only ``overrides`` keep the fingerprint.
+    """
+    try:
+        if isinstance(target, Target):
+            chosen = target
+        elif target is not None:
+            chosen = load_target(target)
+        else:
+            chosen = _own_target(program)
+        if overrides:
+            chosen = chosen.with_overrides(overrides)
+    except TargetError as err:
+        raise RunError(str(err)) from None
+    stored = program.fingerprint
+    if any(stored) and stored != chosen.fingerprint_bytes:
+        raise RunError(
+            f"the program was built for target '{program.target}' with fingerprint "
+            f"{stored.hex()}, but target '{chosen.name}' has {chosen.fingerprint_bytes.hex()} "
+            "(different memories, arrays or units): rebuild the program for this target"
+        )
+    return chosen
+
+
+def _own_target(program: Program) -> Target:
+    """The preset a binary names, or failing that the preset with its fingerprint."""
+    if program.target in list_targets():
+        return load_target(program.target)
+    found = find_target(program.fingerprint) if any(program.fingerprint) else None
+    if found is not None:
+        return found
+    what = f"target '{program.target}', which is not a preset" if program.target else "no target"
+    raise RunError(f"the program names {what}: pass one (--target NAME or FILE.toml)")
+
+
+def check_inputs(program: Program, inputs) -> dict[str, np.ndarray]:
+    """Match ``inputs`` (dict by name, or a sequence in program order) to the input tensors."""
+    wanted = [t for t in program.tensors if t.role == "input"]
+    names = [t.name for t in wanted]
+    if inputs is None:
+        inputs = {}
+    if isinstance(inputs, np.ndarray):  # a lone array is the only input, not a list of rows
+        inputs = [inputs]
+    if not isinstance(inputs, Mapping):
+        inputs = list(inputs)
+        if len(inputs) > len(wanted):
+            raise RunError(f"{len(inputs)} inputs given, the program takes {len(wanted)}")
+        inputs = dict(zip(names, inputs))
+    for name in inputs:
+        if name not in names:
+            raise RunError(f"unknown input '{name}' (program inputs: {', '.join(names) or 'none'})")
+    out = {}
+    for t in wanted:
+        if t.name not in inputs:
+            raise RunError(f"missing input '{t.name}' ({t.dtype}{list(t.shape)})")
+        out[t.name] = _coerce(t, np.asarray(inputs[t.name]))
+    return out
+
+
+def _coerce(t, value: np.ndarray) -> np.ndarray:
+    """``value`` in the tensor's dtype: exact match, or integers that fit an integer dtype."""
+    if t.dtype not in ("i8", "u8", "i32", "f32"):
+        raise RunError(f"input '{t.name}' has storage-only dtype {t.dtype}")
+    want = np_dtype(t.dtype)
+    if tuple(value.shape) != tuple(t.shape):
+        raise RunError(f"input '{t.name}': shape {list(value.shape)}, expected {list(t.shape)}")
+    if value.dtype == want:
+        return value
+    if value.dtype.kind in "iub" and want.kind in "iu":
+        info = np.iinfo(want)
+        if value.size == 0 or (value.min() >= info.min and value.max() <= info.max):
+            return value.astype(want)
+        raise RunError(
+            f"input '{t.name}': values outside the {t.dtype} range {info.min}..{info.max}"
+        )
+    raise RunError(f"input '{t.name}': dtype {value.dtype}, expected {want.name} ({t.dtype})")
+
+
+def prepare(
+    program: Program, inputs, target=None, overrides=None, mode="adc", drift_time=None, seed=0
+):
+    """Every check a run needs, without running: returns (target, footprints, inputs)."""
+    if not isinstance(seed, int) or seed < 0:
+        raise RunError(f"seed must be a non-negative integer, got {seed!r}")
+    if mode not in MODES:
+        raise RunError(f"unknown mode '{mode}' (expected one of {', '.join(MODES)})")
+    if mode == "drift" and drift_time is None:
+        raise RunError("mode 'drift' needs a drift time (--drift-time SECONDS)")
+    if drift_time is not None and (mode != "drift" or not drift_time >= 0):
+        raise RunError("a drift time needs mode 'drift' and must be >= 0 seconds")
+    chosen = resolve_target(program, target, overrides)
+    try:
+        program.check_memory({"L2": chosen.mem_size("L2"), "L1": chosen.mem_size("L1")})
+        footprints = check_program(program, chosen)
+    except (ProgramError, CheckError) as err:
+        raise RunError(f"does not fit target '{chosen.name}': {err}") from None
+    for t in program.tensors:
+        if t.role == "output" and t.dtype not in ("i8", "u8", "i32", "f32"):
+            raise RunError(f"output '{t.name}' has storage-only dtype {t.dtype}")
+    return chosen, footprints, check_inputs(program, inputs)
+
+
+def run_program(
+    program: Program,
+    inputs=None,
+    target=None,
+    mode: str = "adc",
+    seed: int = 0,
+    drift_time: float | None = None,
+    overrides: Mapping[str, object] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Validate, then execute ``program`` on a fresh machine; return outputs and the report.
+
+    ``inputs``: dict name -> array or a sequence in program input order. ``target``: a Target,
+    a preset name or a .toml path (default: the binary's own). ``progress(done, total)`` is called
+    every few hundred instructions.
+    """
+    chosen, footprints, values = prepare(program, inputs, target, overrides, mode, drift_time, seed)
+    machine = Machine(chosen, mode, seed, drift_time)
+    _load(machine, program, values)
+    records = _execute(machine, program, footprints, progress)
+    outputs = {
+        t.name: machine.load(t.mem, t.addr, t.dtype, t.shape).reshape(t.shape)
+        for t in program.tensors
+        if t.role == "output"
+    }
+    report = build_report(chosen, program, records, machine, seed=seed, drift_time=drift_time)
+    return RunResult(outputs, report, records, chosen)
+
+
+def _load(machine: Machine, program: Program, values: dict[str, np.ndarray]) -> None:
+    for t in program.tensors:
+        if t.role == "const":
+            raw = np.frombuffer(program.const(t.name).raw, dtype=np.uint8)
+            machine.region(t.mem, t.addr, raw.size)[:] = raw
+        elif t.role == "input":
+            machine.store(t.mem, t.addr, values[t.name], t.dtype)
+
+
+def _execute(machine: Machine, program: Program, footprints, progress) -> list[Record]:
+    target = machine.target
+    pools = {"cores": target.cores.count, "dma": target.dma.count}
+    sched = Scheduler(target.chip.issue_cycles, pools)
+    records: list[Record] = []
+    total, last_report = len(program.instrs), time.monotonic()
+    for i, (ins, fp) in enumerate(zip(program.instrs, footprints)):
+        try:
+            work = cost(ins, target, machine)
+            slot = sched.place(i, ins.mnemonic, ins.fields, fp, work.cycles, work.servers)
+            execute(machine, ins)
+        except SimError as err:
+            raise RunError(f"instruction {i} ({ins.mnemonic}): {err}") from None
+        records.append(Record(slot, ins.mnemonic, fp, work))
+        if progress is not None and time.monotonic() - last_report > 0.2:
+            progress(i + 1, total)
+            last_report = time.monotonic()
+        if machine.halted:
+            break
+    if progress is not None:
+        progress(len(records), total)
+    return records

@@ -1,0 +1,312 @@
+"""``imcc-run``: execute a prog.bin on the simulated chip and report time, energy and area.
+
+    imcc-run prog.bin --input x=x.npy --output-dir out --report
+    imcc-run prog.bin --input batch.npz --mode noisy --seed 3 --report-json r.json --trace t.json
+    imcc-run prog.bin --input x.pb --set arrays.fat.addition=parapim --report
+    imcc-run --list-targets
+
+Inputs are ``NAME=FILE`` or ``FILE`` (.npy, .npz with one entry per input name, or an ONNX
+TensorProto .pb); unnamed files fill the program's inputs in order. Everything is validated before
+the first instruction runs; outputs (one NAME.npy per program output, reports, trace, plots) are
+written only after a successful run, each atomically, all or nothing. A user error prints one
+``error:`` line on stderr and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..isa.errors import BinaryFormatError
+from ..isa.program import Program
+from ..sim import plot
+from ..sim.machine import MODES
+from ..sim.runner import RunError, prepare, run_program
+from ..sim.trace import trace_json
+from ..targets import TargetError, format_target_list, load_target
+
+_NAMED = re.compile(r"^([A-Za-z_][A-Za-z0-9_./]*)=(.+)$")
+
+
+class UserError(Exception):
+    """Anything the user can fix; printed as one ``error:`` line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line and exit 1, like every other user error
+        raise UserError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface of imcc-run."""
+    p = _Parser(
+        prog="imcc-run", description="Run an imcc program (prog.bin) on the simulated chip."
+    )
+    p.add_argument("program", nargs="?", help="the prog.bin to run")
+    p.add_argument(
+        "--input",
+        "-i",
+        action="append",
+        default=[],
+        metavar="[NAME=]FILE",
+        help="an input: .npy, .npz (entries by input name) or ONNX TensorProto .pb",
+    )
+    p.add_argument("--output-dir", "-o", metavar="DIR", help="write NAME.npy per program output")
+    p.add_argument(
+        "--target", metavar="NAME|FILE", help="target preset or .toml (default: the binary's)"
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="overrides",
+        help="override a target parameter, e.g. arrays.fat.addition=parapim",
+    )
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default="adc",
+        help="ideal (exact ADC), adc (target ADC bits, default), noisy, drift",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the noisy and drift modes")
+    p.add_argument(
+        "--drift-time", type=float, metavar="SECONDS", help="time since programming (drift mode)"
+    )
+    p.add_argument("--report", action="store_true", help="print the report on stdout")
+    p.add_argument("--report-json", metavar="FILE", help="write the report as JSON")
+    p.add_argument("--trace", metavar="FILE.json", help="write a Chrome/Perfetto trace")
+    p.add_argument("--plot", metavar="DIR", help="write PNG plots (needs matplotlib, optional)")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
+    p.add_argument("--list-targets", action="store_true", help="list the target presets and exit")
+    p.add_argument("--describe-target", metavar="NAME|FILE", help="print every parameter and exit")
+    return p
+
+
+def main(argv=None) -> int:
+    """Console entry point; returns the exit status."""
+    try:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as done:  # --help
+            return int(done.code or 0)
+        if args.list_targets:
+            print(format_target_list())
+            return 0
+        if args.describe_target:
+            print(load_target(args.describe_target).describe())
+            return 0
+        return run_binary(args)
+    except (UserError, RunError, TargetError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+def run_binary(args: argparse.Namespace) -> int:
+    """Run the prog.bin named by parsed ``args``; raises UserError/RunError on user errors."""
+    if not args.program:
+        raise UserError("no program given (imcc-run PROG.bin ...; --help for usage)")
+    program = _load_program(args.program)
+    overrides = _parse_overrides(args.overrides)
+    inputs = _load_inputs(args.input, program)
+    _check_destinations(args)
+    # everything the run needs is checked here, before any instruction executes
+    prepare(program, inputs, args.target, overrides, args.mode, args.drift_time, args.seed)
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    bar = _ProgressBar() if show else None
+    result = run_program(
+        program, inputs, args.target, args.mode, args.seed, args.drift_time, overrides, progress=bar
+    )
+    if bar is not None:
+        bar.close()
+    files = _collect_outputs(args, program, result)
+    write_all_or_nothing(files)
+    if args.report:
+        sys.stdout.write(result.report.to_text())
+    return 0
+
+
+# --- loading --------------------------------------------------------------------------------------
+
+
+def _load_program(path: str) -> Program:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise UserError(f"{path}: cannot read: {err.strerror}") from None
+    try:
+        return Program.from_bytes(data)
+    except BinaryFormatError as err:
+        raise UserError(f"{path}: {err}") from None
+
+
+def _parse_overrides(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise UserError(f"--set {item!r}: expected KEY=VALUE")
+        out[key.strip()] = value
+    return out
+
+
+def _load_inputs(specs: list[str], program: Program) -> dict[str, np.ndarray]:
+    """Read every --input file; unnamed ones fill the program's remaining inputs in order."""
+    names = [t.name for t in program.tensors if t.role == "input"]
+    named: dict[str, np.ndarray] = {}
+    positional: list[tuple[str, np.ndarray]] = []
+    for spec in specs:
+        m = _NAMED.match(spec)
+        if m and not Path(spec).exists():
+            name, path = m.groups()
+            named_here = _read_file(path, name)
+        else:
+            path, named_here = spec, _read_file(spec, None)
+        for key, value in named_here.items():
+            if key is None:
+                positional.append((path, value))
+            elif key in named:
+                raise UserError(f"{path}: input '{key}' given twice")
+            else:
+                named[key] = value
+    free = [n for n in names if n not in named]
+    if len(positional) > len(free):
+        raise UserError(
+            f"{positional[len(free)][0]}: more input files than program inputs ({', '.join(names)})"
+        )
+    for (_, value), name in zip(positional, free):
+        named[name] = value
+    return named
+
+
+def _read_file(path: str, name: str | None) -> dict:
+    """{name or None: array} from one file; .npz gives one entry per array."""
+    suffix = Path(path).suffix.lower()
+    try:
+        if suffix == ".npy":
+            return {name: np.load(path, allow_pickle=False)}
+        if suffix == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in sorted(npz.files)}
+            if name is not None:
+                if len(arrays) != 1:
+                    raise UserError(f"{path}: NAME=FILE.npz needs exactly one array in the file")
+                return {name: next(iter(arrays.values()))}
+            return arrays
+        if suffix == ".pb":
+            return _read_tensor_proto(path, name)
+    except OSError as err:
+        raise UserError(f"{path}: cannot read: {err.strerror or err}") from None
+    except ValueError as err:
+        raise UserError(f"{path}: not a valid {suffix} file: {err}") from None
+    raise UserError(f"{path}: unknown input format (expected .npy, .npz or .pb)")
+
+
+def _read_tensor_proto(path: str, name: str | None) -> dict:
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.TensorProto()
+    try:
+        proto.ParseFromString(Path(path).read_bytes())
+        value = numpy_helper.to_array(proto)
+    except OSError:
+        raise
+    except Exception as err:  # protobuf raises its own DecodeError types
+        raise UserError(f"{path}: not an ONNX TensorProto: {err}") from None
+    return {name if name is not None else (proto.name or None): value}
+
+
+# --- writing --------------------------------------------------------------------------------------
+
+
+def _check_destinations(args) -> None:
+    for opt, path in (("--report-json", args.report_json), ("--trace", args.trace)):
+        if path and not Path(path).resolve().parent.is_dir():
+            raise UserError(f"{opt} {path}: the folder does not exist")
+        if path and Path(path).is_dir():
+            raise UserError(f"{opt} {path}: is a folder")
+    for opt, folder in (("--output-dir", args.output_dir), ("--plot", args.plot)):
+        if folder and Path(folder).exists() and not Path(folder).is_dir():
+            raise UserError(f"{opt} {folder}: exists and is not a folder")
+    if args.plot and not plot.available():
+        raise UserError("--plot: plots need matplotlib, which is optional and not installed")
+
+
+def output_filename(name: str) -> str:
+    """File name for an output tensor (tensor names may contain '/')."""
+    return name.replace("/", "__") + ".npy"
+
+
+def _collect_outputs(args, program, result) -> dict[Path, bytes]:
+    files: dict[Path, bytes] = {}
+    if args.output_dir:
+        for name, value in result.outputs.items():
+            buf = io.BytesIO()
+            np.save(buf, value, allow_pickle=False)
+            files[Path(args.output_dir) / output_filename(name)] = buf.getvalue()
+    if args.report_json:
+        files[Path(args.report_json)] = result.report.to_json().encode()
+    if args.trace:
+        files[Path(args.trace)] = trace_json(result.target, program, result.records).encode()
+    if args.plot:
+        for fname, png in plot.render(result.report.to_dict()).items():
+            files[Path(args.plot) / fname] = png
+    return files
+
+
+def write_all_or_nothing(files: dict[Path, bytes]) -> None:
+    """Write every file to a temporary name first, then rename them all into place."""
+    temps: list[tuple[str, Path]] = []
+    try:
+        for path, data in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            temps.append((tmp, path))
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        for tmp, path in temps:
+            os.replace(tmp, path)
+    except OSError as err:
+        for tmp, _ in temps:
+            Path(tmp).unlink(missing_ok=True)
+        raise UserError(f"cannot write outputs: {err}") from None
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr, shown once a run has taken half a second."""
+
+    def __init__(self):
+        self.t0 = time.monotonic()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if time.monotonic() - self.t0 < 0.5:
+            return
+        width = 30
+        filled = width * done // max(total, 1)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} instructions")
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r" + " " * 60 + "\r")
+            sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
