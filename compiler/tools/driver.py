@@ -1,0 +1,201 @@
+"""imcc: the compiler driver. ``imcc model.onnx [-o OUT] [--emit=LEVEL]``.
+
+It imports the model (ONNX, ONNX text ``.onnxtxt``, or IR text ``.mlir``), runs the pipeline of every
+level up to ``--emit`` (see compiler/pipelines.py) and writes the result. ``--list-ops`` prints every
+supported ONNX op with its placement; ``--coverage`` surveys a model's ops. Exit codes: 0 success,
+1 bad input (unreadable or invalid model), 2 bad usage or a valid model using something imcc does
+not support, 3 an internal error.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+
+from .. import dialects  # noqa: F401  (registers the core dialects)
+from ..dialects import onnx as onnx_dialect
+from ..frontend.coverage import coverage, format_coverage
+from ..frontend.errors import InputShapeError, UnsupportedError
+from ..frontend.importer import import_loaded, stderr_notes
+from ..frontend.loader import read_model
+from ..frontend.placement import describe_table
+from ..ir.builtin import ModuleOp
+from ..ir.diagnostics import FileLineColLoc, IRError
+from ..ir.parser import parse_module
+from ..ir.printer import print_ir
+from ..ir.verifier import verify
+from ..pipelines import LEVELS, deepest_available, level, pipeline_to
+from ..pm.pipeline import parse_pipeline
+from .common import (
+    ArgumentParser,
+    UsageError,
+    add_pass_manager_flags,
+    build_pass_manager,
+    read_text,
+    run_tool,
+    write_text,
+)
+
+PROG = "imcc"
+
+_DIMS_RE = re.compile(r"(\d+(x\d+)*)?")
+
+
+def make_parser() -> ArgumentParser:
+    levels = "; ".join(f"{lv.name}: {lv.summary}" for lv in LEVELS)
+    p = ArgumentParser(
+        prog=PROG,
+        description="Compile an ONNX model for an in-memory-computing accelerator.",
+        epilog=f"Levels for --emit: {levels}.",
+    )
+    p.add_argument(
+        "input", nargs="?", help="the model: .onnx, .onnxtxt (ONNX text) or .mlir (IR text)"
+    )
+    p.add_argument("-o", dest="output", metavar="FILE", help="output file (default: stdout)")
+    p.add_argument(
+        "--emit",
+        metavar="LEVEL",
+        default=None,
+        help=f"stop at this level (default: the deepest one implemented, now "
+        f"'{deepest_available().name}')",
+    )
+    p.add_argument(
+        "--input-shape",
+        metavar="NAME=DIMS",
+        action="append",
+        default=[],
+        help="pin an input's shape, e.g. input=1x3x224x224 (repeatable)",
+    )
+    p.add_argument(
+        "-p",
+        "--pass-pipeline",
+        metavar="PIPELINE",
+        default=None,
+        help="run this pipeline instead of the level's ('' runs none: the imported IR)",
+    )
+    p.add_argument(
+        "--list-ops",
+        action="store_true",
+        help="list every supported ONNX op with where it runs, and exit",
+    )
+    p.add_argument(
+        "--coverage",
+        action="store_true",
+        help="list the model's ops with counts and placement, and the unsupported ones "
+        "(exit code 2 if there are any)",
+    )
+    p.add_argument(
+        "--elide-resources",
+        action="store_true",
+        help="leave large constants' bytes out of the IR text (for reading)",
+    )
+    add_pass_manager_flags(p)
+    return p  # fmt: skip
+
+
+def parse_input_shapes(items: list[str]) -> dict[str, tuple[int, ...]]:
+    """``["input=1x3x224x224"]`` -> ``{"input": (1, 3, 224, 224)}``; UsageError when malformed."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for item in items:
+        name, eq, dims = item.rpartition("=")
+        if not eq or not name:
+            raise UsageError(f"--input-shape '{item}' must look like NAME=1x3x224x224")
+        if not _DIMS_RE.fullmatch(dims):
+            raise UsageError(
+                f"--input-shape '{item}': dimensions must be non-negative integers joined by 'x'"
+            )
+        if name in shapes:
+            raise UsageError(f"--input-shape gives '{name}' twice")
+        shapes[name] = tuple(int(d) for d in dims.split("x")) if dims else ()
+    return shapes
+
+
+def main(argv: list[str] | None = None) -> int:
+    def body() -> int:
+        args = make_parser().parse_args(argv)
+        if args.list_ops:
+            sys.stdout.write(describe_table(onnx_dialect.SUPPORTED_OP_TYPES))
+            return 0
+        if args.input is None:
+            raise UsageError("no input model given")
+        shapes = parse_input_shapes(args.input_shape)
+        try:
+            if args.coverage:
+                return _coverage(args, shapes)
+            return _compile(args, shapes)
+        except (UnsupportedError, InputShapeError) as exc:
+            print(exc.render(), file=sys.stderr)
+            return 2
+
+    return run_tool(PROG, body)
+
+
+def _target(args):
+    if args.emit is None:
+        target = deepest_available()
+        print(
+            f"{PROG}: note: the IMC backend (--emit=bin, a program binary) is not implemented yet; "
+            f"stopping at the deepest level, --emit={target.name} ({target.summary})",
+            file=sys.stderr,
+        )
+        return target
+    try:
+        target = level(args.emit)
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from None
+    if not target.available:
+        raise UsageError(
+            f"--emit={target.name} is not implemented yet; the deepest level is "
+            f"--emit={deepest_available().name}"
+        )
+    return target
+
+
+def _load(args, shapes) -> tuple[ModuleOp, str | None, float]:
+    """The input as a module, its text (for IR input), and the seconds reading it took."""
+    start = time.perf_counter()
+    text = None
+    if args.input.endswith(".mlir"):
+        if shapes:
+            raise UsageError("--input-shape applies to ONNX models, not to IR text")
+        text = read_text(args.input)
+        module = parse_module(text, args.input)
+    else:
+        module = import_loaded(read_model(args.input), shapes, stderr_notes)
+    return module, text, time.perf_counter() - start
+
+
+def _compile(args, shapes) -> int:
+    target = _target(args)
+    passes = parse_pipeline(
+        pipeline_to(target.name) if args.pass_pipeline is None else args.pass_pipeline
+    )
+    module, text, import_seconds = _load(args, shapes)
+    pm, timing = build_pass_manager(args, passes)
+    try:
+        verify(module)
+        pm.run(module)
+    except IRError as exc:
+        # Errors located in the input file show its offending line.
+        loc = exc.loc
+        if text is not None and isinstance(loc, FileLineColLoc) and loc.filename == args.input:
+            exc.source = text
+        raise
+    if timing:
+        sys.stderr.write(f"  import: {import_seconds:.4f} s\n" + timing.report())
+    text = print_ir(module, debuginfo=args.print_debuginfo, elide_resources=args.elide_resources)
+    write_text(args.output, text)
+    return 0
+
+
+def _coverage(args, shapes) -> int:
+    if args.input.endswith(".mlir"):
+        raise UsageError("--coverage surveys ONNX models, not IR text")
+    report = coverage(read_model(args.input), shapes, stderr_notes)
+    write_text(args.output, format_coverage(report))
+    return 2 if report.unsupported else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

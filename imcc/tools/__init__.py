@@ -1,0 +1,1 @@
+"""imcc: command-line tools of the facade package (imcc-run)."""
