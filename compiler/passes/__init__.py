@@ -3,4 +3,18 @@
 Importing this package registers every pass with the pass manager.
 """
 
-from . import canonicalize, cse, dce, fold_constants  # noqa: F401
+from . import (  # noqa: F401
+    canonicalize,
+    cse,
+    dce,
+    fold_batchnorm,
+    fold_constants,
+    fold_onnx_constants,
+    fuse_attention,
+    fuse_gelu,
+    fuse_layernorm,
+    fuse_linear,
+)
+
+# Precision passes (ternary/int8 weights, activation quantization, the budget search).
+from . import precision_auto, quantize_activations, quantize_weights, ternarize  # noqa: F401, E402
