@@ -30,10 +30,10 @@ install: $(STAMP) ## Create .venv and install imcc with its development dependen
 demo: $(STAMP) ## Compile a bundled digits CNN and run it, checked against onnxruntime
 	$(PY) -m imcc.tools.demo --out $(OUT)/demo
 
-test: $(STAMP) ## Run the whole test suite (unit, golden filecheck, differential)
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: $(STAMP) $(MODELS) ## Run the whole test suite (unit, golden filecheck, differential, models)
+	IMCC_TEST_BUILT_MODELS=1 $(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP) ## Run the tests, skipping the slow ones
+test-fast: $(STAMP) ## Run the tests without the large built models and slow tests
 	$(PY) -m pytest $(PYTEST_ARGS) -m "not slow"
 
 lint: $(STAMP) ## Check style with ruff
@@ -44,15 +44,25 @@ format: $(STAMP) ## Reformat the code with ruff
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-models: $(STAMP) ## Build the large bundled models into models/build/ (not committed)
-	$(PY) models/transformers/build_minilm.py --out models/build/minilm-l6.onnx
-	$(PY) models/transformers/tokenize_sentences.py --out models/build/sentences-s128.npz
-	$(PY) models/transformers/build_bert_large_layer.py --out models/build/bert-large-layer.onnx
-	$(PY) -m models.cnn.mobilenetv2 --out models/build/mobilenetv2.onnx
-	$(PY) -m models.cnn.mobilenetv2 --block b2 --out models/build/mbv2_bottleneck.onnx
-	$(PY) -m models.cnn.zoo --model resnet50 --out models/build/resnet50.onnx
-	$(PY) -m models.cnn.zoo --model squeezenet --out models/build/squeezenet.onnx
-	$(PY) -m models.cnn.zoo --model googlenet --out models/build/googlenet.onnx
+BUILD := models/build
+MODELS := $(BUILD)/minilm-l6.onnx $(BUILD)/sentences-s128.npz $(BUILD)/bert-large-layer.onnx \
+          $(BUILD)/mobilenetv2.onnx $(BUILD)/mbv2_bottleneck.onnx $(BUILD)/resnet50.onnx \
+          $(BUILD)/squeezenet.onnx $(BUILD)/googlenet.onnx $(BUILD)/oldnet.onnx
+
+models: $(STAMP) $(MODELS) ## Build the large bundled models into models/build/ (not committed)
+
+$(BUILD)/minilm-l6.onnx: | $(STAMP)
+	$(PY) models/transformers/build_minilm.py --out $@
+$(BUILD)/sentences-s128.npz: | $(STAMP)
+	$(PY) models/transformers/tokenize_sentences.py --out $@
+$(BUILD)/bert-large-layer.onnx: | $(STAMP)
+	$(PY) models/transformers/build_bert_large_layer.py --out $@
+$(BUILD)/mobilenetv2.onnx: | $(STAMP)
+	$(PY) -m models.cnn.mobilenetv2 --out $@
+$(BUILD)/mbv2_bottleneck.onnx: | $(STAMP)
+	$(PY) -m models.cnn.mobilenetv2 --block b2 --out $@
+$(BUILD)/%.onnx: | $(STAMP)
+	$(PY) -m models.cnn.zoo --model $* --out $@
 
 digits-models: $(STAMP) ## Retrain the committed digits CNNs (needs torch; rewrites models/digits/)
 	$(PY) -m models.cnn.train_digits
