@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml setup.py
 install: $(STAMP) ## Create .venv and install imcc with its development dependencies
 
 demo: $(STAMP) ## Compile a bundled digits CNN and run it, checked against onnxruntime
-	$(PY) -m imcc.tools.demo --out $(OUT)/demo
+	$(PY) models/demo.py --out $(OUT)/demo
 
 test: $(STAMP) $(MODELS) ## Run the whole test suite (unit, golden filecheck, differential, models)
 	IMCC_TEST_BUILT_MODELS=1 $(PY) -m pytest $(PYTEST_ARGS)

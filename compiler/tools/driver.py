@@ -16,6 +16,7 @@ import time
 from .. import dialects  # noqa: F401  (registers the core dialects)
 from ..dialects import onnx as onnx_dialect
 from ..frontend.coverage import coverage, format_coverage
+from ..pm.pass_base import describe_passes
 from ..frontend.errors import InputShapeError, UnsupportedError
 from ..frontend.importer import import_loaded, stderr_notes
 from ..frontend.loader import read_model
@@ -79,6 +80,10 @@ def make_parser() -> ArgumentParser:
         action="store_true",
         help="list every supported ONNX op with where it runs, and exit",
     )
+    p.add_argument("--list-passes", action="store_true", help="list every pass with its options, and exit")
+    p.add_argument(
+        "--list-targets", action="store_true", help="list the simulated target presets, and exit"
+    )
     p.add_argument(
         "--coverage",
         action="store_true",
@@ -116,6 +121,15 @@ def main(argv: list[str] | None = None) -> int:
         args = make_parser().parse_args(argv)
         if args.list_ops:
             sys.stdout.write(describe_table(onnx_dialect.SUPPORTED_OP_TYPES))
+            return 0
+        if args.list_passes:
+            print("Available passes:")
+            print(describe_passes())
+            return 0
+        if args.list_targets:
+            from imcc.runtime.targets import format_target_list
+
+            sys.stdout.write(format_target_list())
             return 0
         if args.input is None:
             raise UsageError("no input model given")
