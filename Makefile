@@ -71,6 +71,8 @@ docs: $(STAMP) ## Regenerate docs/ISA.md from the ISA table
 	$(PY) -m imcc.runtime.isa.gendoc -o docs/ISA.md
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (each prints what it measured and how to reproduce it)
+	$(PY) bench/import_speed.py
+	$(PY) bench/sim_speed.py
 	$(PY) bench/ternary_rules.py
 
 clean: ## Remove build outputs and caches (keeps .venv)

@@ -43,6 +43,10 @@ class ArrayState:
         self.cells: np.ndarray | None = None
         self.weights: np.ndarray | None = None  # effective weights (noisy modes only)
         self._nnz: dict[tuple[int, int, int, int], int] = {}
+        # per window: float32 copy of the cells and max |cell|, kept between writes, so MVM
+        # jobs reuse them instead of converting the window for every instruction
+        self._f32: dict[tuple[int, int, int, int], np.ndarray] = {}
+        self._absmax: dict[tuple[int, int, int, int], int] = {}
 
     def window(self, r0: int, c0: int, rows: int, cols: int) -> tuple[slice, slice]:
         """Slices of a window, checked against the array size."""
@@ -60,6 +64,27 @@ class ArrayState:
             win = self.window(*key)
             self._nnz[key] = 0 if self.cells is None else int(np.count_nonzero(self.cells[win]))
         return self._nnz[key]
+
+    def absmax(self, r0: int, c0: int, rows: int, cols: int) -> int:
+        """Largest |cell| in a window, cached until the next write."""
+        key = (r0, c0, rows, cols)
+        if key not in self._absmax:
+            win = self.cells[self.window(*key)]
+            self._absmax[key] = max(-int(win.min(initial=0)), int(win.max(initial=0)))
+        return self._absmax[key]
+
+    def window_f32(self, r0: int, c0: int, rows: int, cols: int) -> np.ndarray:
+        """A window's cells as float32 (exact: small integers), cached until the next write."""
+        key = (r0, c0, rows, cols)
+        if key not in self._f32:
+            self._f32[key] = self.cells[self.window(*key)].astype(np.float32)
+        return self._f32[key]
+
+    def written(self) -> None:
+        """Drop what was derived from the cells (call after changing them)."""
+        self._nnz.clear()
+        self._absmax.clear()
+        self._f32.clear()
 
 
 class Machine:
@@ -90,10 +115,20 @@ class Machine:
 
     def load(self, mem: str, addr: int, dtype: str, shape) -> np.ndarray:
         """A copy of a dense array of ``dtype`` and ``shape`` read from ``mem:addr``."""
+        return self.view(mem, addr, dtype, shape).copy()
+
+    def view(self, mem: str, addr: int, dtype: str, shape) -> np.ndarray:
+        """A read-only view of a dense array in memory, for operands consumed before any store.
+
+        Saves a copy of every large operand; the kernels build their results in new arrays, so
+        a destination overlapping the source is still read before it is written.
+        """
         shape = tuple(int(d) for d in np.atleast_1d(shape))
         count = int(np.prod(shape))
         raw = self.region(mem, addr, count * itemsize(dtype))
-        return raw.view(np_dtype(dtype)).reshape(shape).copy()
+        out = raw.view(np_dtype(dtype)).reshape(shape)
+        out.flags.writeable = False
+        return out
 
     def store(self, mem: str, addr: int, values: np.ndarray, dtype: str) -> None:
         """Write ``values`` (cast exactly, caller saturates first) densely at ``mem:addr``."""
@@ -139,18 +174,22 @@ class Machine:
         """Indices of arrays that have been written, sorted."""
         return sorted(i for i, a in self._arrays.items() if a.cells is not None)
 
-    def write_cells(self, index: int, r0: int, c0: int, values: np.ndarray) -> None:
-        """Store integer ``values`` in a window; they must fit the group's cell range."""
+    def write_cells(self, index: int, r0: int, c0: int, values: np.ndarray, bounds=None) -> None:
+        """Store integer ``values`` in a window; they must fit the group's cell range.
+
+        ``bounds`` (lo, hi), when known, spare the scan of values a packed format cannot exceed.
+        """
         arr = self.array(index)
         win = arr.window(r0, c0, *values.shape)
         lo, hi = arr.group.cell_min, arr.group.cell_max
-        if values.size and (values.min() < lo or values.max() > hi):
+        inside = bounds is not None and lo <= bounds[0] and bounds[1] <= hi
+        if values.size and not inside and (values.min() < lo or values.max() > hi):
             bad = values[(values < lo) | (values > hi)].reshape(-1)[0]
             raise SimError(f"value {bad} does not fit the {lo}..{hi} cells of array {index}")
         if arr.cells is None:
             arr.cells = np.zeros((arr.rows, arr.cols), dtype=np.int8)
         arr.cells[win] = values
-        arr._nnz.clear()
+        arr.written()
         if self.device.affects(arr.group):
             if arr.weights is None:
                 arr.weights = arr.cells.astype(np.float32)
@@ -165,6 +204,14 @@ class Machine:
         if arr.weights is not None:
             y = x.astype(np.float32) @ arr.weights[win]
             y = self.device.read(arr.group, x, y.astype(np.float64))
+        elif numerics.f32_exact(x, max(-arr.group.cell_min, arr.group.cell_max)) or (
+            numerics.f32_exact(x, arr.absmax(r0, c0, x.shape[1], cols))
+        ):
+            # the common case: exact integer sums below 2^24 straight from a float32 GEMM
+            y = x.astype(np.float32) @ arr.window_f32(r0, c0, x.shape[1], cols)
+            if arr.kind == "digital" or self.mode == "ideal":
+                return y.astype(np.int32)  # |y| <= 2^24: no saturation possible
+            return numerics.adc(y, shift, arr.group.adc_bits)
         else:
             y = numerics.exact_matmul(x, arr.cells[win])
         if arr.kind == "digital" or self.mode == "ideal":

@@ -75,11 +75,38 @@ def exact_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return x.astype(np.int64) @ w.astype(np.int64)
 
 
+# Largest |x| of each integer input dtype of xb.mvm, so the exactness bound needs no pass over x.
+_DTYPE_ABSMAX = {np.dtype(np.int8): 128, np.dtype(np.uint8): 255}
+
+
+def f32_exact(x: np.ndarray, w_absmax: int) -> bool:
+    """Whether ``x @ w`` (integers, max|w| = w_absmax) has every partial sum within 2^24.
+
+    Decided from x's dtype range when that suffices (one 256-row window of 4-bit cells needs
+    256 · 255 · 7 < 2^24), else from its actual values.
+    """
+    k = x.shape[-1]
+    bound = _DTYPE_ABSMAX.get(x.dtype)
+    if bound is None or k * bound * w_absmax > F32_EXACT:
+        bound = max(-int(x.min(initial=0)), int(x.max(initial=0)))
+    return k * bound * w_absmax <= F32_EXACT
+
+
 def adc(y: np.ndarray, shift: int, bits: int) -> np.ndarray:
     """The ADC: q = clamp(round_half_even(y / 2^shift), -2^(bits-1), 2^(bits-1)-1) · 2^shift.
 
     ``y`` may be exact integers or (noisy modes) floats; the result is int32, saturated.
     """
+    if y.dtype == F32 and bits <= 24 and shift + bits <= 32:
+        # float32 column sums are exact integers (f32_exact); scaling by a power of two, rounding
+        # and clamping to a ≤ 24-bit range are exact in float32, and the result fits int32
+        half = 2 ** (bits - 1)
+        q = np.multiply(y, F32(2.0**-shift)) if shift else y.copy()
+        np.rint(q, out=q)
+        np.clip(q, F32(-half), F32(half - 1), out=q)
+        if shift:
+            np.multiply(q, F32(2.0**shift), out=q)
+        return q.astype(np.int32)
     step = float(2**shift)
     q = np.rint(np.asarray(y, dtype=np.float64) / step)
     q = np.clip(q, -(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
@@ -88,7 +115,9 @@ def adc(y: np.ndarray, shift: int, bits: int) -> np.ndarray:
 
 def accumulate_i32(old: np.ndarray, new: np.ndarray) -> np.ndarray:
     """``old + new`` in int32 with saturation (the ``acc`` flag of xb.mvm)."""
-    return saturate(old.astype(np.int64) + new.astype(np.int64), np.int32)
+    total = np.add(old, new, dtype=np.int64)
+    np.clip(total, INT_RANGES["int32"][0], INT_RANGES["int32"][1], out=total)
+    return total.astype(np.int32)
 
 
 def gather_vectors(
@@ -175,22 +204,51 @@ def erfc(x: np.ndarray) -> np.ndarray:
     """Complementary error function in float64 from a fixed rational-exponential fit."""
     x = np.asarray(x, dtype=np.float64)
     z = np.abs(x)
-    t = 1.0 / (1.0 + 0.5 * z)
-    poly = np.zeros_like(t)
-    for c in reversed(_ERFC_POLY):  # Horner, highest power first
-        poly = poly * t + c
-    r = t * np.exp(-z * z + poly)
-    return np.where(x >= 0, r, 2.0 - r)
+    t = np.multiply(z, 0.5)
+    t += 1.0
+    np.divide(1.0, t, out=t)  # t = 1 / (1 + z/2)
+    # Horner, highest power first; it starts from 0 · t + c9, which is c9 (or NaN when t is,
+    # and then the next step makes it NaN too)
+    poly = np.full_like(t, _ERFC_POLY[-1])
+    for c in reversed(_ERFC_POLY[:-1]):
+        poly *= t
+        poly += c
+    r = np.negative(z)
+    r *= z
+    r += poly  # in this order: NaN inputs keep the sign of their NaN
+    np.exp(r, out=r)
+    np.multiply(t, r, out=r)  # r = t · exp(-z² + poly), t first like the formula (NaN signs)
+    # where(x >= 0, r, 2 - r) as r·[x >= 0] + (2 - r)·[x < 0]: one term is exactly 0, so this
+    # is the same number, and arithmetic beats np.where's unpredictable branches by 3x
+    ge = x >= 0
+    out = np.subtract(2.0, r)
+    out *= ~ge
+    r *= ge
+    out += r
+    return out
+
+
+# Elements per block of the float64 GELU: its ~30 passes then stay in the CPU cache.
+_GELU_BLOCK = 16384
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
     """GELU (erf form) 0.5·x·(1 + erf(x/√2)) = 0.5·x·erfc(-x/√2), computed in float64, to f32.
 
     Going through erfc avoids cancellation for negative x; the fit's error is below one float32
-    ulp of the result.
+    ulp of the result. Evaluated block by block (elementwise, so the blocks change no bit).
     """
-    x64 = np.asarray(x, dtype=F32).astype(np.float64)
-    return (0.5 * x64 * erfc(-x64 / np.sqrt(2.0))).astype(F32)
+    x32 = np.asarray(x, dtype=F32)
+    out = np.empty(x32.shape, dtype=F32)
+    flat_in, flat_out = x32.reshape(-1), out.reshape(-1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for start in range(0, flat_in.size, _GELU_BLOCK):
+            x64 = flat_in[start : start + _GELU_BLOCK].astype(np.float64)
+            arg = np.divide(x64, -np.sqrt(2.0))  # = -x / √2 exactly
+            y = np.multiply(x64, 0.5)
+            y *= erfc(arg)
+            flat_out[start : start + _GELU_BLOCK] = y
+    return out
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -217,23 +275,66 @@ def requant(x, scale, bias, zp: int, lo: float, hi: float, out_dtype) -> np.ndar
     v = float32(x) · scale[c] (+ bias[c]); integer out: clamp(rint(v) + zp, lo, hi), saturated;
     f32 out: clamp(v, lo, hi).
     """
-    v = np.asarray(x).astype(F32) * np.asarray(scale, dtype=F32)
+    scale = np.asarray(scale, dtype=F32)
+    # one fused pass: the ufunc casts x to float32 exactly as astype does
+    v = np.multiply(np.asarray(x), scale, dtype=F32)
+    finite = bool(np.isfinite(scale).all())
     if bias is not None:
-        v = v + np.asarray(bias, dtype=F32)
+        bias = np.asarray(bias, dtype=F32)
+        np.add(v, bias, out=v)
+        finite = finite and bool(np.isfinite(bias).all())
     lo, hi = F32(lo), F32(hi)
     out_dtype = np.dtype(out_dtype)
     if out_dtype.kind == "f":
-        return np.minimum(np.maximum(v, lo), hi).astype(F32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if lo != -np.inf:  # clamping to ±inf changes nothing, NaN included
+                np.maximum(v, lo, out=v)
+            if hi != np.inf:
+                np.minimum(v, hi, out=v)
+        return v
     with np.errstate(over="ignore", invalid="ignore"):
-        y = np.minimum(np.maximum(np.rint(v) + F32(zp), lo), hi)
-    return saturate(y, out_dtype)
+        np.rint(v, out=v)
+        if zp:  # adding 0 only turns -0.0 into 0.0, which the integer cast does anyway
+            np.add(v, F32(zp), out=v)
+    # integer x times finite scale plus finite bias is never NaN (at worst ±inf)
+    return _saturate_f32(v, out_dtype, lo, hi, may_be_nan=not finite)
+
+
+def _saturate_f32(v, dtype: np.dtype, lo=-np.inf, hi=np.inf, may_be_nan=True) -> np.ndarray:
+    """``saturate(min(max(v, lo), hi), dtype)`` for an integral float32 array we own.
+
+    np.clip is one pass where maximum + minimum are two slower ones; it differs from them only
+    in the sign of zero and NaN payloads, which the integer cast erases. int8/uint8 bounds are
+    float32 numbers, so both clamps fold into one when the ranges meet; int32 bounds are not
+    (2^31 - 1 rounds up), so int32 goes through float64 like `saturate`.
+    """
+    with np.errstate(invalid="ignore"):
+        if dtype.name not in ("int8", "uint8"):
+            if lo != -np.inf or hi != np.inf:
+                np.clip(v, F32(lo), F32(hi), out=v)
+            return saturate(v, dtype)
+        dlo, dhi = INT_RANGES[dtype.name]
+        a, b = max(float(lo), dlo), min(float(hi), dhi)
+        if lo <= hi and a <= b:
+            np.clip(v, F32(a), F32(b), out=v)
+        else:
+            np.clip(v, F32(lo), F32(hi), out=v)
+            np.clip(v, F32(dlo), F32(dhi), out=v)
+    if may_be_nan:
+        nan = np.isnan(v)
+        if nan.any():
+            v[nan] = 0.0
+    return v.astype(dtype)
 
 
 def quant(x, scale: float, zp: int, out_dtype) -> np.ndarray:
     """ONNX QuantizeLinear: saturate(rint(x / scale) + zp), in float32."""
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        y = np.rint(np.asarray(x, dtype=F32) / F32(scale)) + F32(zp)
-    return saturate(y, out_dtype)
+        y = np.divide(np.asarray(x, dtype=F32), F32(scale))
+        np.rint(y, out=y)
+        if zp:  # adding 0 only turns -0.0 into 0.0, which the integer cast does anyway
+            np.add(y, F32(zp), out=y)
+    return _saturate_f32(y, np.dtype(out_dtype))
 
 
 ELTWISE_OPS = ("add", "sub", "mul", "max", "min")
@@ -282,15 +383,21 @@ def dwconv(x, wgt, stride, pads, dil, pad_value: int) -> np.ndarray:
 
     ``pads`` is (top, left, bottom, right); padded positions read ``pad_value``.
     """
-    h, w, _ = x.shape
+    h, w, c = x.shape
     kh, kw, _ = wgt.shape
-    xp = _pad_hwc(x.astype(np.int32), pads, pad_value)
+    t, left, b, r = pads
+    xp = np.full((h + t + b, w + left + r, c), pad_value, dtype=np.int32)
+    xp[t : t + h, left : left + w] = x
     wq = wgt.astype(np.int32)
-    acc = None
+    acc = term = None
     for i, j, rows, cols in _taps(h, w, kh, kw, stride, pads, dil):
-        term = xp[rows, cols, :] * wq[i, j, :]
-        acc = term if acc is None else acc + term
-    return acc.astype(np.int32)
+        if acc is None:
+            acc = xp[rows, cols, :] * wq[i, j, :]
+            term = np.empty_like(acc)
+            continue
+        np.multiply(xp[rows, cols, :], wq[i, j, :], out=term)  # in place: no temporaries
+        acc += term
+    return acc
 
 
 def pool(op: str, x, kh, kw, stride, pads) -> np.ndarray:

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..isa.errors import ProgramError
-from ..isa.program import Program
-from ..targets import Target, TargetError, find_target, list_targets, load_target
+from ..isa.program import TARGET_RE, Program
+from ..targets import Target, TargetError, find_target, load_target, loads_target
+from ..targets.loader import PRESET_DIR
 from .cost import cost
 from .footprint import CheckError, check_program
 from .machine import MODES, Machine, SimError, np_dtype
@@ -51,6 +52,8 @@ def resolve_target(program: Program, target=None, overrides=None) -> Target:
     try:
         if isinstance(target, Target):
             chosen = target
+        elif isinstance(target, str) and _is_preset(target):
+            chosen = _preset(target)
         elif target is not None:
             chosen = load_target(target)
         else:
@@ -69,10 +72,33 @@ def resolve_target(program: Program, target=None, overrides=None) -> Target:
     return chosen
 
 
+# Parsed presets by name, with the text they were parsed from: parsing and validating a preset
+# takes milliseconds, as long as a whole small inference, so repeated runs reuse it.
+_PRESETS: dict[str, tuple[str, Target]] = {}
+
+
+def _is_preset(name: str) -> bool:
+    """Whether ``name`` names a bundled preset (what `list_targets` lists, without the glob)."""
+    return bool(TARGET_RE.fullmatch(name)) and (PRESET_DIR / f"{name}.toml").is_file()
+
+
+def _preset(name: str) -> Target:
+    """The bundled preset ``name``, parsed again only when its file changed."""
+    path = PRESET_DIR / f"{name}.toml"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return load_target(name)  # let the loader word the error
+    cached = _PRESETS.get(name)
+    if cached is None or cached[0] != text:
+        cached = _PRESETS[name] = (text, loads_target(text, origin=path.name))
+    return cached[1]
+
+
 def _own_target(program: Program) -> Target:
     """The preset a binary names, or failing that the preset with its fingerprint."""
-    if program.target in list_targets():
-        return load_target(program.target)
+    if _is_preset(program.target):
+        return _preset(program.target)
     found = find_target(program.fingerprint) if any(program.fingerprint) else None
     if found is not None:
         return found

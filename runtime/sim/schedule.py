@@ -129,7 +129,13 @@ class Scheduler:
         return self.clocks[space]
 
     def _occupy(self, unit: str, servers: int, ready: int, cycles: int) -> tuple[int, int]:
-        free = self._free.setdefault(unit, [0] * self.pools.get(unit, 1))
+        free = self._free.get(unit)
+        if free is None:
+            free = self._free[unit] = [0] * self.pools.get(unit, 1)
+        if len(free) == 1:  # most units: one server, no choice to make
+            start = max(ready, free[0])
+            free[0] = start + cycles
+            return start, start + cycles
         servers = min(servers, len(free))
         # the `servers` servers that free up first; the job starts when the last of them is free
         chosen = heapq.nsmallest(servers, range(len(free)), key=lambda k: (free[k], k))

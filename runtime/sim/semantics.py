@@ -2,6 +2,8 @@
 
 `SEMANTICS` maps every mnemonic of the ISA table to a function ``(machine, fields) -> None``. The
 arithmetic lives in `numerics`; these functions only move operands between memory and numerics.
+Large operands are read through `Machine.view` (no copy) where the kernel computes its whole
+result into new arrays before the store, so overlapping source and destination stay correct.
 Fields are assumed to have passed `footprint.check_program` (static checks); what can only be
 known while running (packed codes, gather indices, events) raises `SimError` here.
 """
@@ -54,14 +56,18 @@ def _fill(m: Machine, f) -> None:
 # --- arrays ----------------------------------------------------------------------------------
 
 
+# Values a checked packed format can hold (t2's code 10 and i4's -8 are rejected on reading).
+_PACKED_RANGE = {"t2": (-1, 1), "i4": (-7, 7)}
+
+
 def _xb_prog(m: Machine, f) -> None:
     count = f["rows"] * f["cols"]
-    raw = m.region(f["src_mem"], f["src_addr"], packed_nbytes(f["fmt"], count)).tobytes()
+    raw = m.region(f["src_mem"], f["src_addr"], packed_nbytes(f["fmt"], count))
     problem = check_packed(f["fmt"], raw, count) if count else None
     if problem and "padding" not in problem:  # bits after the last weight may hold anything
         raise SimError(f"packed weights at {f['src_mem']}:{f['src_addr']}: {problem}")
     values = unpack(f["fmt"], raw, count).reshape(f["rows"], f["cols"])
-    m.write_cells(f["array"], f["row0"], f["col0"], values)
+    m.write_cells(f["array"], f["row0"], f["col0"], values, _PACKED_RANGE[f["fmt"]])
 
 
 def _xb_write(m: Machine, f) -> None:
@@ -94,7 +100,7 @@ def _xb_mvm(m: Machine, f) -> None:
 
 def _rowwise(fn):
     def run(m: Machine, f) -> None:
-        x = m.load(f["src_mem"], f["src_addr"], "f32", (f["rows"], f["n"]))
+        x = m.view(f["src_mem"], f["src_addr"], "f32", (f["rows"], f["n"]))
         m.store(f["dst_mem"], f["dst_addr"], fn(x), "f32")
 
     run.__doc__ = f"dst = {fn.__name__}(src) row by row."
@@ -110,7 +116,7 @@ def _layernorm(m: Machine, f) -> None:
 
 def _elementwise(fn):
     def run(m: Machine, f) -> None:
-        x = m.load(f["src_mem"], f["src_addr"], "f32", f["count"])
+        x = m.view(f["src_mem"], f["src_addr"], "f32", f["count"])
         m.store(f["dst_mem"], f["dst_addr"], fn(x), "f32")
 
     run.__doc__ = f"dst = {fn.__name__}(src) elementwise."
@@ -119,7 +125,7 @@ def _elementwise(fn):
 
 def _requant(m: Machine, f) -> None:
     shape = (f["rows"], f["channels"])
-    x = m.load(f["src_mem"], f["src_addr"], f["src_dtype"], shape)
+    x = m.view(f["src_mem"], f["src_addr"], f["src_dtype"], shape)
     scale = m.load(f["scale_mem"], f["scale_addr"], "f32", f["channels"])
     bias = m.load(f["bias_mem"], f["bias_addr"], "f32", f["channels"]) if f["has_bias"] else None
     y = nx.requant(x, scale, bias, f["zp"], f["lo"], f["hi"], np_dtype(f["dst_dtype"]))
@@ -127,7 +133,7 @@ def _requant(m: Machine, f) -> None:
 
 
 def _quant(m: Machine, f) -> None:
-    x = m.load(f["src_mem"], f["src_addr"], "f32", f["count"])
+    x = m.view(f["src_mem"], f["src_addr"], "f32", f["count"])
     y = nx.quant(x, f["scale"], f["zp"], np_dtype(f["dst_dtype"]))
     m.store(f["dst_mem"], f["dst_addr"], y, f["dst_dtype"])
 
@@ -156,7 +162,7 @@ def _pool(m: Machine, f) -> None:
 
 def _dwconv(m: Machine, f) -> None:
     out_hw(f)
-    x = m.load(f["src_mem"], f["src_addr"], "i8", (f["h"], f["w"], f["c"]))
+    x = m.view(f["src_mem"], f["src_addr"], "i8", (f["h"], f["w"], f["c"]))
     w = m.load(f["wgt_mem"], f["wgt_addr"], "i8", (f["kh"], f["kw"], f["c"]))
     stride, pads = _hwc_geometry(f)
     y = nx.dwconv(x, w, stride, pads, (f["dil_h"], f["dil_w"]), f["pad_value"])
