@@ -182,6 +182,12 @@ def _load(args, shapes) -> tuple[ModuleOp, str | None, float]:
 
 def _compile(args, shapes) -> int:
     target = _target(args)
+    if args.output and args.output.endswith(".bin") and target.name != "bin":
+        # Never leave IR text behind under a name that promises a program binary.
+        raise UsageError(
+            f"-o {args.output}: a program binary needs --emit=bin, which is not implemented yet; "
+            f"write the --emit={target.name} IR text to a .mlir file instead"
+        )
     passes = parse_pipeline(
         pipeline_to(target.name) if args.pass_pipeline is None else args.pass_pipeline
     )
