@@ -12,12 +12,12 @@ import math
 import os
 import re
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..fileio import temp_beside
 from .encoding import Instr, encode
 from .errors import FieldError, ProgramError
 from .packing import check_packed, pack, packed_nbytes, unpack
@@ -286,7 +286,7 @@ def _check_str(value, what: str, exc) -> None:
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same directory and os.replace."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

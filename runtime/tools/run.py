@@ -19,12 +19,12 @@ import io
 import os
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ..fileio import temp_beside
 from ..isa.errors import BinaryFormatError
 from ..isa.program import Program
 from ..sim import plot
@@ -84,7 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", action="store_true", help="print the report on stdout")
     p.add_argument("--report-json", metavar="FILE", help="write the report as JSON")
     p.add_argument("--trace", metavar="FILE.json", help="write a Chrome/Perfetto trace")
-    p.add_argument("--plot", metavar="DIR", help="write PNG plots (needs matplotlib, optional)")
+    p.add_argument(
+        "--plot", metavar="DIR", help="write PNG charts: layers.png, units.png, arrays.png"
+    )
     p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -242,8 +244,6 @@ def _check_destinations(args) -> None:
     for opt, folder in (("--output-dir", args.output_dir), ("--plot", args.plot)):
         if folder and Path(folder).exists() and not Path(folder).is_dir():
             raise UserError(f"{opt} {folder}: exists and is not a folder")
-    if args.plot and not plot.available():
-        raise UserError("--plot: plots need matplotlib, which is optional and not installed")
 
 
 def output_filename(name: str) -> str:
@@ -263,7 +263,7 @@ def _collect_outputs(args, program, result) -> dict[Path, bytes]:
     if args.trace:
         files[Path(args.trace)] = trace_json(result.target, program, result.records).encode()
     if args.plot:
-        for fname, png in plot.render(result.report.to_dict()).items():
+        for fname, png in plot.render(result, program).items():
             files[Path(args.plot) / fname] = png
     return files
 
@@ -274,7 +274,7 @@ def write_all_or_nothing(files: dict[Path, bytes]) -> None:
     try:
         for path, data in files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            fd, tmp = temp_beside(path)
             temps.append((tmp, path))
             with os.fdopen(fd, "wb") as f:
                 f.write(data)

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from _simkit import REPO
 from imcc.runtime.isa.asm import assemble_file
-from imcc.runtime.sim import plot
 from imcc.runtime.sim.runner import run_program
 from imcc.runtime.targets import load_target
 from imcc.runtime.tools.run import main
@@ -195,20 +194,11 @@ def test_run_time_faults_write_nothing(tmp_path, capsys):
     )
 
 
-@pytest.mark.skipif(plot.available(), reason="matplotlib is installed")
-def test_plot_without_matplotlib_is_a_clear_error(prog, tmp_path, capsys):
-    _bad(
-        tmp_path,
-        capsys,
-        [str(prog), "-i", str(MLP / "x.npy"), "--plot", str(tmp_path / "p")],
-        "matplotlib",
-    )
-
-
-@pytest.mark.skipif(not plot.available(), reason="matplotlib is not installed")
 def test_plot_writes_pngs(prog, tmp_path):
     assert main([str(prog), "-i", str(MLP / "x.npy"), "--plot", str(tmp_path / "p")]) == 0
-    assert sorted(p.name for p in (tmp_path / "p").iterdir()) == ["layers.png", "units.png"]
+    files = sorted((tmp_path / "p").iterdir())
+    assert [f.name for f in files] == ["arrays.png", "layers.png", "units.png"]
+    assert all(f.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") for f in files)
 
 
 def test_help_exits_zero(capsys):

@@ -1,0 +1,23 @@
+"""Temporary files for atomic writes: created beside the target, with the permissions a plain
+``open()`` would give (``mkstemp`` alone makes them 0600)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def temp_beside(path: str | os.PathLike) -> tuple[int, str]:
+    """Open a temporary file in ``path``'s folder; return ``(fd, temp path)``. The caller writes it
+    and then ``os.replace``s it onto ``path`` (or unlinks it on failure)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(tmp, 0o666 & ~_umask())
+    return fd, tmp
