@@ -2,5 +2,6 @@
 
 from .machine import MODES, Machine, SimError
 from .runner import RunError, RunResult, run_program
+from .session import Session
 
-__all__ = ["MODES", "Machine", "RunError", "RunResult", "SimError", "run_program"]
+__all__ = ["MODES", "Machine", "RunError", "RunResult", "Session", "SimError", "run_program"]

@@ -22,12 +22,19 @@ class CheckError(Exception):
 
 @dataclass(frozen=True)
 class Range:
-    """Bytes ``lo .. hi`` (exclusive) of ``space``; ``nbytes`` are really touched (≤ hi - lo)."""
+    """Bytes ``lo .. hi`` (exclusive) of ``space``; ``nbytes`` are really touched (≤ hi - lo).
+
+    A range made of rows records ``width`` (bytes per row) and ``stride`` (bytes between row
+    starts) when its rows leave gaps, so the session's dataflow analysis knows exactly which
+    bytes it writes; 0 means the bytes touched are not described more precisely than the hull.
+    """
 
     space: str
     lo: int
     hi: int
     nbytes: int
+    width: int = 0
+    stride: int = 0
 
 
 @dataclass
@@ -54,7 +61,10 @@ def strided(mem: str, addr: int, rows: int, width: int, stride: int, write=False
         return Range(mem, addr, addr, 0)
     if write and rows > 1 and stride < width:
         raise CheckError(f"row stride {stride} is smaller than a row of {width} bytes")
-    return Range(mem, addr, addr + (rows - 1) * stride + width, rows * width)
+    hi = addr + (rows - 1) * stride + width
+    if rows > 1 and stride > width:
+        return Range(mem, addr, hi, rows * width, width, stride)
+    return Range(mem, addr, hi, rows * width)
 
 
 def _cells(t, f) -> Range:
@@ -70,6 +80,8 @@ def _cells(t, f) -> Range:
         )
     lo = f["row0"] * g.cols + f["col0"]
     hi = (f["row0"] + max(f["rows"], 1) - 1) * g.cols + f["col0"] + f["cols"]
+    if f["rows"] > 1 and 0 < f["cols"] < g.cols:  # a window narrower than the array: gaps
+        return Range(f"A{array}", lo, hi, f["rows"] * f["cols"], f["cols"], g.cols)
     return Range(f"A{array}", lo, hi, f["rows"] * f["cols"])
 
 

@@ -45,7 +45,7 @@ class ArrayState:
         self._nnz: dict[tuple[int, int, int, int], int] = {}
         # per window: float32 copy of the cells and max |cell|, kept between writes, so MVM
         # jobs reuse them instead of converting the window for every instruction
-        self._f32: dict[tuple[int, int, int, int], np.ndarray] = {}
+        self._f32: dict[tuple[int, ...], np.ndarray] = {}
         self._absmax: dict[tuple[int, int, int, int], int] = {}
 
     def window(self, r0: int, c0: int, rows: int, cols: int) -> tuple[slice, slice]:
@@ -73,11 +73,18 @@ class ArrayState:
             self._absmax[key] = max(-int(win.min(initial=0)), int(win.max(initial=0)))
         return self._absmax[key]
 
-    def window_f32(self, r0: int, c0: int, rows: int, cols: int) -> np.ndarray:
-        """A window's cells as float32 (exact: small integers), cached until the next write."""
-        key = (r0, c0, rows, cols)
+    def window_f32(self, r0: int, c0: int, rows: int, cols: int, shift: int = 0) -> np.ndarray:
+        """A window's cells times 2^-shift as float32, cached until the next write.
+
+        Exact (small integers times a power of two), so a GEMM with it gives exactly the column
+        sums times 2^-shift: the ADC's first step, for free.
+        """
+        key = (r0, c0, rows, cols, shift)
         if key not in self._f32:
-            self._f32[key] = self.cells[self.window(*key)].astype(np.float32)
+            w = self.cells[self.window(r0, c0, rows, cols)].astype(np.float32)
+            if shift:
+                w *= np.float32(2.0**-shift)
+            self._f32[key] = w
         return self._f32[key]
 
     def written(self) -> None:

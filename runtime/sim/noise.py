@@ -35,6 +35,22 @@ class DeviceModel:
         self._fault_maps: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._drift_maps: dict[int, np.ndarray] = {}
 
+    def state(self) -> tuple:
+        """The random streams' positions, for `restore` (maps made from the seed stay)."""
+        return (
+            self._read_rng.bit_generator.state,
+            {i: rng.bit_generator.state for i, rng in self._prog_rngs.items()},
+        )
+
+    def restore(self, state: tuple) -> None:
+        """Put the random streams back where `state` found them."""
+        read, prog = state
+        self._read_rng.bit_generator.state = read
+        for i in [i for i in self._prog_rngs if i not in prog]:
+            del self._prog_rngs[i]  # made later: made again from the seed when next needed
+        for i, position in prog.items():
+            self._prog_rngs[i].bit_generator.state = position
+
     def affects(self, group) -> bool:
         """Whether arrays of ``group`` see noise in this run."""
         return self.active and group.kind in ("analog", "dynamic")

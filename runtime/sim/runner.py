@@ -11,9 +11,7 @@ with one line naming what is wrong.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,26 +19,37 @@ from ..isa.errors import ProgramError
 from ..isa.program import TARGET_RE, Program
 from ..targets import Target, TargetError, find_target, load_target, loads_target
 from ..targets.loader import PRESET_DIR
-from .cost import cost
 from .footprint import CheckError, check_program
-from .machine import MODES, Machine, SimError, np_dtype
-from .report import Record, Report, build_report
-from .schedule import Scheduler
-from .semantics import execute
+from .machine import MODES, np_dtype
+from .report import Record, Report
 
 
 class RunError(Exception):
     """A user-facing error of a run: bad program, target, inputs, or a run-time fault."""
 
 
-@dataclass
 class RunResult:
-    """Outputs (name -> array, in the program's output order), the report and the timeline."""
+    """Outputs (name -> array, in the program's output order), the report and the timeline.
 
-    outputs: dict[str, np.ndarray]
-    report: Report
-    records: list[Record] = field(default_factory=list)
-    target: Target | None = None
+    ``report`` may be given as a function that makes it: it is then made on first access (a
+    `Session` reuses one report for identical runs and hands out copies only when asked).
+    """
+
+    def __init__(self, outputs, report, records=(), target: Target | None = None):
+        self.outputs: dict[str, np.ndarray] = outputs
+        self._report = report
+        self.records: list[Record] = list(records)
+        self.target = target
+
+    @property
+    def report(self) -> Report:
+        """The run's `Report`."""
+        if callable(self._report):
+            self._report = self._report()
+        return self._report
+
+    def __repr__(self) -> str:
+        return f"RunResult(outputs={sorted(self.outputs)}, target={getattr(self.target, 'name', None)!r})"
 
 
 def resolve_target(program: Program, target=None, overrides=None) -> Target:
@@ -149,10 +158,10 @@ def _coerce(t, value: np.ndarray) -> np.ndarray:
     raise RunError(f"input '{t.name}': dtype {value.dtype}, expected {want.name} ({t.dtype})")
 
 
-def prepare(
-    program: Program, inputs, target=None, overrides=None, mode="adc", drift_time=None, seed=0
-):
-    """Every check a run needs, without running: returns (target, footprints, inputs)."""
+def validate(
+    program: Program, target=None, overrides=None, mode="adc", drift_time=None, seed=0
+) -> tuple[Target, list]:
+    """Every check a run needs except the inputs': returns (target, footprints)."""
     if not isinstance(seed, int) or seed < 0:
         raise RunError(f"seed must be a non-negative integer, got {seed!r}")
     if mode not in MODES:
@@ -170,6 +179,14 @@ def prepare(
     for t in program.tensors:
         if t.role == "output" and t.dtype not in ("i8", "u8", "i32", "f32"):
             raise RunError(f"output '{t.name}' has storage-only dtype {t.dtype}")
+    return chosen, footprints
+
+
+def prepare(
+    program: Program, inputs, target=None, overrides=None, mode="adc", drift_time=None, seed=0
+):
+    """Every check a run needs, without running: returns (target, footprints, inputs)."""
+    chosen, footprints = validate(program, target, overrides, mode, drift_time, seed)
     return chosen, footprints, check_inputs(program, inputs)
 
 
@@ -183,53 +200,25 @@ def run_program(
     overrides: Mapping[str, object] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
-    """Validate, then execute ``program`` on a fresh machine; return outputs and the report.
+    """Validate, then execute ``program`` once on a fresh machine; return outputs and the report.
 
     ``inputs``: dict name -> array or a sequence in program input order. ``target``: a Target,
     a preset name or a .toml path (default: the binary's own). ``progress(done, total)`` is called
-    every few hundred instructions.
+    every few hundred instructions. The one-shot form of `Session`: a session made for this one
+    run (inputs are checked first, so a bad input fails before weight programming starts).
     """
-    chosen, footprints, values = prepare(program, inputs, target, overrides, mode, drift_time, seed)
-    machine = Machine(chosen, mode, seed, drift_time)
-    _load(machine, program, values)
-    records = _execute(machine, program, footprints, progress)
-    outputs = {
-        t.name: machine.load(t.mem, t.addr, t.dtype, t.shape).reshape(t.shape)
-        for t in program.tensors
-        if t.role == "output"
-    }
-    report = build_report(chosen, program, records, machine, seed=seed, drift_time=drift_time)
-    return RunResult(outputs, report, records, chosen)
+    from .session import Session
 
-
-def _load(machine: Machine, program: Program, values: dict[str, np.ndarray]) -> None:
-    for t in program.tensors:
-        if t.role == "const":
-            raw = np.frombuffer(program.const(t.name).raw, dtype=np.uint8)
-            machine.region(t.mem, t.addr, raw.size)[:] = raw
-        elif t.role == "input":
-            machine.store(t.mem, t.addr, values[t.name], t.dtype)
-
-
-def _execute(machine: Machine, program: Program, footprints, progress) -> list[Record]:
-    target = machine.target
-    pools = {"cores": target.cores.count, "dma": target.dma.count}
-    sched = Scheduler(target.chip.issue_cycles, pools)
-    records: list[Record] = []
-    total, last_report = len(program.instrs), time.monotonic()
-    for i, (ins, fp) in enumerate(zip(program.instrs, footprints)):
-        try:
-            work = cost(ins, target, machine)
-            slot = sched.place(i, ins.mnemonic, ins.fields, fp, work.cycles, work.servers)
-            execute(machine, ins)
-        except SimError as err:
-            raise RunError(f"instruction {i} ({ins.mnemonic}): {err}") from None
-        records.append(Record(slot, ins.mnemonic, fp, work))
-        if progress is not None and time.monotonic() - last_report > 0.2:
-            progress(i + 1, total)
-            last_report = time.monotonic()
-        if machine.halted:
-            break
-    if progress is not None:
-        progress(len(records), total)
-    return records
+    chosen, footprints = validate(program, target, overrides, mode, drift_time, seed)
+    check_inputs(program, inputs)
+    session = Session(
+        program,
+        chosen,
+        mode,
+        seed,
+        drift_time,
+        progress=progress,
+        reusable=False,
+        footprints=footprints,
+    )
+    return session.run(inputs, progress=progress)

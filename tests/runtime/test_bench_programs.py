@@ -17,11 +17,13 @@ import pytest
 from _simkit import REPO
 from imcc.runtime.isa.program import Const, Program
 from imcc.runtime.sim import run_program
+from imcc.runtime.sim.session import Session
 
 sys.path.insert(0, str(REPO / "bench"))
 import sim_models  # noqa: E402
 import sim_quant  # noqa: E402
 from simprog import ProgramBuilder  # noqa: E402
+from test_sim_session import assert_same, reference_run  # noqa: E402
 
 SMALL = {
     "bottleneck": {"h": 7, "w": 9, "c": 8, "expand": 6},
@@ -69,6 +71,31 @@ def test_the_prog_bin_image_runs_the_same(workload):
     a = run_program(again, workload.inputs, mode="adc").outputs
     b = run_program(workload.program, workload.inputs, mode="adc").outputs
     assert all(np.array_equal(a[k], b[k]) for k in b)
+
+
+def _other_inputs(workload, seed: int) -> dict[str, np.ndarray]:
+    """Inputs of the workload's shapes and dtypes with other values (in the quantized range)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, x in workload.inputs.items():
+        if x.dtype.kind == "f":
+            out[name] = (x * rng.uniform(0.5, 1.5, x.shape)).astype(x.dtype)
+        else:
+            out[name] = rng.integers(-128, 128, x.shape).astype(x.dtype)
+    return out
+
+
+@pytest.mark.parametrize("mode", ["ideal", "adc"])
+def test_a_session_runs_like_one_shot_runs_input_after_input(workload, mode):
+    session = Session(workload.program, mode=mode)
+    assert session.prefix_len > 1 and session.cached_costs
+    first = session.run(workload.inputs)
+    assert np.array_equal(workload.dequantize(first.outputs), workload.reference(mode))
+    target = first.target
+    for inputs in (_other_inputs(workload, 1), workload.inputs, _other_inputs(workload, 2)):
+        want = reference_run(workload.program, inputs, target, mode)
+        assert_same(session.run(inputs), want)
+        assert_same(run_program(workload.program, inputs, mode=mode), want)
 
 
 def test_a_wrong_weight_is_caught():
