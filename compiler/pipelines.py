@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .precision.pipeline import precision_steps
+
 
 @dataclass(frozen=True)
 class Level:
@@ -19,6 +21,8 @@ class Level:
     steps: tuple[str, ...]
     #: False for levels whose backend does not exist yet (asking for them is an error).
     available: bool = True
+    #: True for levels reached only when asked for (``--emit``), never as the default.
+    opt_in: bool = False
 
     @property
     def pipeline(self) -> str:
@@ -52,6 +56,18 @@ ONNX_LEVEL = Level(
     ),
 )
 
+# --- precision (issue 5): the quant level; its steps depend on --precision, see
+# compiler/precision/pipeline.py (default: one data-aware ternary plane per layer). ---
+QUANT_LEVEL = Level(
+    name="quant",
+    summary="crossbar layers quantized (quant dialect: ternary/int8 weights, int8 activations, "
+    "ADC ranges) per --precision, as IR text",
+    steps=precision_steps(),
+    # Quantizing needs calibration data to be meaningful; until the backend levels exist, the
+    # default stopping point stays the onnx level.
+    opt_in=True,
+)
+
 BIN_LEVEL = Level(
     name="bin",
     summary="the IMC program binary (prog.bin) -- not implemented yet",
@@ -60,7 +76,7 @@ BIN_LEVEL = Level(
 )
 
 #: Every level, shallowest first.
-LEVELS: tuple[Level, ...] = (ONNX_LEVEL, BIN_LEVEL)
+LEVELS: tuple[Level, ...] = (ONNX_LEVEL, QUANT_LEVEL, BIN_LEVEL)
 
 
 def level(name: str) -> Level:
@@ -73,14 +89,15 @@ def level(name: str) -> Level:
 
 def deepest_available() -> Level:
     """The deepest level whose backend exists."""
-    return [lv for lv in LEVELS if lv.available][-1]
+    return [lv for lv in LEVELS if lv.available and not lv.opt_in][-1]
 
 
-def pipeline_to(name: str) -> str:
-    """The whole pipeline from the imported module to level ``name``."""
+def pipeline_to(name: str, overrides: dict[str, tuple[str, ...]] | None = None) -> str:
+    """The whole pipeline from the imported module to level ``name``; ``overrides`` replaces the
+    steps of the levels it names (e.g. ``{"quant": precision_steps("auto", 0.01)}``)."""
     steps: list[str] = []
     for lv in LEVELS:
-        steps += lv.steps
+        steps += (overrides or {}).get(lv.name, lv.steps)
         if lv.name == name:
             return ",".join(steps)
     raise KeyError(f"unknown level '{name}'")

@@ -36,6 +36,9 @@ def compile(
     verify_each: bool = True,
     instruments: Sequence = (),
     notes=None,
+    precision: str | None = None,
+    accuracy_budget: float | None = None,
+    calibration=None,
 ) -> ModuleOp:
     """Compile ``model`` to level ``emit`` and return the module.
 
@@ -44,6 +47,11 @@ def compile(
     (``{"input": (1, 3, 224, 224)}``); ``pipeline`` replaces the level's pass pipeline (``""``
     runs no pass: the module as imported). ``instruments`` are pass-manager instruments;
     ``notes`` receives the importer's notes (default: printed on stderr).
+
+    Precision (levels from ``quant`` on): ``precision`` is ``fp32``, ``int8``, ``ternary``
+    (default) or ``auto`` (per-layer choice within ``accuracy_budget``, default 0.01);
+    ``calibration`` is an ``.npz`` path or a dict of arrays keyed by input name (samples first,
+    optional ``labels``); without it a seeded synthetic set is used, with a warning.
     """
     from .compiler.frontend.importer import stderr_notes
     from .compiler.ir.verifier import verify
@@ -54,8 +62,18 @@ def compile(
     if not target.available:
         raise NotImplementedError(f"emit level '{emit}' is not implemented yet: {target.summary}")
     module = load_module(model, input_shapes, base_dir=base_dir, notes=notes or stderr_notes)
-    passes = parse_pipeline(pipeline_to(emit) if pipeline is None else pipeline)
+    overrides = {}
+    if precision is not None or accuracy_budget is not None:
+        from .compiler.precision.pipeline import precision_steps
+
+        mode = precision or "auto"
+        overrides = {"quant": precision_steps(mode, accuracy_budget)}
+    passes = parse_pipeline(pipeline_to(emit, overrides) if pipeline is None else pipeline)
     verify(module)
+    if calibration is not None:
+        from .compiler.precision.calibration import attach_calibration
+
+        attach_calibration(module, calibration)
     PassManager(passes, list(instruments), verify_each=verify_each).run(module)
     return module
 

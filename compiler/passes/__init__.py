@@ -14,7 +14,9 @@ from . import (  # noqa: F401
     fuse_gelu,
     fuse_layernorm,
     fuse_linear,
+    precision_auto,
+    precision_report,
+    quantize_activations,
+    quantize_weights,
+    ternarize,
 )
-
-# Precision passes (ternary/int8 weights, activation quantization, the budget search).
-from . import precision_auto, quantize_activations, quantize_weights, ternarize  # noqa: F401, E402

@@ -119,15 +119,34 @@ def _inverse_cholesky(h: np.ndarray, damp: float) -> tuple[np.ndarray, np.ndarra
     h[dead, dead] = 1.0
     lam = damp * np.mean(np.diag(h))
     h[np.diag_indices_from(h)] += lam
+    # With J the index reversal, J·H·J = L·Lᵀ gives H⁻¹ = (J·L⁻¹·J)ᵀ(J·L⁻¹·J), and J·L⁻¹·J is
+    # upper triangular with a positive diagonal: the factor itself, from one Cholesky and one
+    # triangular inverse (a third of the work of inverting H and factoring the inverse).
     try:
-        lower = np.linalg.cholesky(h)
+        lower = np.linalg.cholesky(h[::-1, ::-1])
     except np.linalg.LinAlgError:
         raise ValueError(
             f"calibration Hessian is not positive definite with damp={damp}; use a larger damp"
         ) from None
-    lower_inv = np.linalg.solve(lower, np.eye(len(h)))
-    hinv = lower_inv.T @ lower_inv
-    return np.linalg.cholesky(hinv).T, dead
+    return np.ascontiguousarray(_lower_inverse(lower)[::-1, ::-1]), dead
+
+
+def _lower_inverse(lower: np.ndarray, block: int = 128) -> np.ndarray:
+    """Inverse of a lower-triangular matrix by 2×2 block recursion (matrix products only).
+
+    [[A, 0], [B, C]]⁻¹ = [[A⁻¹, 0], [−C⁻¹·B·A⁻¹, C⁻¹]].
+    """
+    n = len(lower)
+    if n <= block:
+        return np.linalg.inv(lower)
+    k = n // 2
+    a_inv = _lower_inverse(lower[:k, :k], block)
+    c_inv = _lower_inverse(lower[k:, k:], block)
+    out = np.zeros_like(lower)
+    out[:k, :k] = a_inv
+    out[k:, k:] = c_inv
+    out[k:, :k] = -(c_inv @ (lower[k:, :k] @ a_inv))
+    return out
 
 
 def _round_to_grid(col: np.ndarray, a_pos: np.ndarray, a_neg: np.ndarray) -> np.ndarray:

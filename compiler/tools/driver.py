@@ -28,6 +28,7 @@ from ..ir.printer import print_ir
 from ..ir.verifier import verify
 from ..pipelines import LEVELS, deepest_available, level, pipeline_to
 from ..pm.pipeline import parse_pipeline
+from ..precision import cli as precision_cli
 from .common import (
     ArgumentParser,
     UsageError,
@@ -95,6 +96,7 @@ def make_parser() -> ArgumentParser:
         action="store_true",
         help="leave large constants' bytes out of the IR text (for reading)",
     )
+    precision_cli.add_precision_flags(p)
     add_pass_manager_flags(p)
     return p  # fmt: skip
 
@@ -181,6 +183,8 @@ def _load(args, shapes) -> tuple[ModuleOp, str | None, float]:
 
 
 def _compile(args, shapes) -> int:
+    if args.emit is None and precision_cli.wants_quant(args):
+        args.emit = "quant"  # precision flags ask for the quant level
     target = _target(args)
     if args.output and args.output.endswith(".bin") and target.name != "bin":
         # Never leave IR text behind under a name that promises a program binary.
@@ -188,13 +192,18 @@ def _compile(args, shapes) -> int:
             f"-o {args.output}: a program binary needs --emit=bin, which is not implemented yet; "
             f"write the --emit={target.name} IR text to a .mlir file instead"
         )
+    try:
+        overrides = precision_cli.level_overrides(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     passes = parse_pipeline(
-        pipeline_to(target.name) if args.pass_pipeline is None else args.pass_pipeline
+        pipeline_to(target.name, overrides) if args.pass_pipeline is None else args.pass_pipeline
     )
     module, text, import_seconds = _load(args, shapes)
     pm, timing = build_pass_manager(args, passes)
     try:
         verify(module)
+        precision_cli.prepare(args, module)
         pm.run(module)
     except IRError as exc:
         # Errors located in the input file show its offending line.
@@ -202,6 +211,7 @@ def _compile(args, shapes) -> int:
         if text is not None and isinstance(loc, FileLineColLoc) and loc.filename == args.input:
             exc.source = text
         raise
+    precision_cli.finish(args, module)
     if timing:
         sys.stderr.write(f"  import: {import_seconds:.4f} s\n" + timing.report())
     text = print_ir(module, debuginfo=args.print_debuginfo, elide_resources=args.elide_resources)

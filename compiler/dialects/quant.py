@@ -1,0 +1,343 @@
+"""The ``quant`` dialect: quantized crossbar layers and the activation conversions feeding them.
+
+The precision passes (``ternarize``, ``quantize-weights``, ``quantize-activations``,
+``precision-auto``) rewrite a model's static weight products into these ops, so the IR carries
+exactly what the hardware holds and computes, and the reference interpreter
+(``compiler/interp/quant_ops.py``) runs it bit for bit:
+
+- ``quant.quantize`` — the DAC: float → int8 codes with a static scale and zero point;
+- ``quant.dynamic_quantize`` — per-vector scales computed by the array periphery at run time;
+- ``quant.linear`` / ``quant.conv`` — one crossbar layer: weight cells (ternary planes or int8
+  codes) with per-output-channel scales, the ADC readout (bits, array rows per tile, a shift per
+  plane, sign, row tile and column group) and the digital rescale and bias.
+
+A layer whose input is a float tensor is the ideal analog machine (no DAC, no ADC): this is what
+``ternarize`` alone produces, before ``quantize-activations`` inserts the conversions. Weight
+attributes (one convention for both layer ops):
+
+- ``weights``: int8 ``[P, O, K]`` — P residual ternary planes (values in {−1, 0, 1}) or, with
+  ``format = "int8"``, one plane of codes in −127..127; K is the fan-in (C·kh·kw for a conv, in
+  that order);
+- ``scale``: f32 ``[P, O]`` — α per plane and channel (α⁺ when ``scale_neg`` is present);
+- ``scale_neg``: f32 ``[P, O]`` — optional separate negative scales (TTQ); each plane then uses a
+  positive and a negative column per channel;
+- ``bias``: f32 ``[O]`` (optional);
+- ``array_rows``: inputs per row tile (the array height); partial sums of the tiles are read
+  separately and added digitally;
+- ``input_scale`` / ``input_zero_point``: the static quantization of an integer input;
+- ``adc_bits`` (optional, 0 = ideal), ``adc_shift`` i64 ``[P, S, T, G]``, ``adc_group`` (columns
+  per ADC range group).
+
+Discardable ``quant.*`` attributes (``quant.weight_error``, ``quant.output_error``,
+``quant.choice``) record what the passes measured, so the precision report can be printed from the
+IR alone.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..ir.attributes import ArrayAttr, DenseElementsAttr, FloatAttr, IntegerAttr, StringAttr
+from ..ir.diagnostics import VerificationError
+from ..ir.ops import AttrDef, IROp, OperandDef, Pure, ResultDef, tensor_or_none, tensor_type
+from ..ir.types import FloatType, IntegerType, NoneType, RankedTensorType, f32
+from ..quant.crossbar import WEIGHT_FORMATS, CrossbarWeights, Readout
+
+#: Largest DAC width the int8 activation tensors can hold.
+MAX_ACT_BITS = 8
+
+
+def code_range(element_type, bits: int) -> tuple[int, int]:
+    """Codes of a ``bits``-wide activation: narrow symmetric for i8, full range for ui8."""
+    if isinstance(element_type, IntegerType) and element_type.unsigned:
+        return 0, (1 << bits) - 1
+    return -((1 << (bits - 1)) - 1), (1 << (bits - 1)) - 1
+
+
+def is_code_type(t) -> bool:
+    """Whether ``t`` is a tensor of i8 or ui8 activation codes."""
+    return (
+        isinstance(t, RankedTensorType)
+        and isinstance(t.element_type, IntegerType)
+        and t.element_type.width == 8
+    )
+
+
+def _same_shape(a, b) -> bool:
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
+class QuantOp(IROp):
+    """Shared helpers: error wording and attribute reads."""
+
+    traits = frozenset({Pure})
+
+    def fail(self, message: str) -> None:
+        raise VerificationError(f"'{self.name}' {message}", self.location)
+
+    def array(self, key: str) -> np.ndarray | None:
+        """The numpy value of a dense attribute, or None when absent."""
+        a = self.attributes.get(key)
+        return None if a is None else a.array
+
+
+class QuantizeOp(QuantOp):
+    """The DAC: ``q = clamp(round_half_even(x / scale) + zero_point, lo, hi)``.
+
+    The result holds ``bits``-wide codes: i8 is the narrow symmetric range ±(2^(bits−1) − 1) with
+    zero point 0; ui8 is 0 .. 2^bits − 1 with any zero point in that range (0 for non-negative
+    inputs such as ReLU outputs). The division is done in float32.
+
+    Example:
+        %1 = "quant.quantize"(%0) {bits = 8, scale = 0.0125 : f32, zero_point = 0} : (tensor<1x64xf32>) -> tensor<1x64xui8>
+    """
+
+    name = "quant.quantize"
+    operand_defs = (OperandDef("x", tensor_type),)
+    result_defs = (ResultDef("q", tensor_type),)
+    attr_defs = (
+        AttrDef("scale", FloatAttr, required=True),
+        AttrDef("zero_point", IntegerAttr, required=True),
+        AttrDef("bits", IntegerAttr, required=True),
+    )
+
+    def verify_(self) -> None:
+        x, q = self.operands[0].type, self.results[0].type
+        if not isinstance(x.element_type, FloatType):
+            self.fail(f"input must be a float tensor, got {x}")
+        if not is_code_type(q):
+            self.fail(f"result must be a tensor of i8 or ui8 codes, got {q}")
+        if not _same_shape(x.shape, q.shape):
+            self.fail(f"result shape {q} differs from the input {x}")
+        _check_codes(self, q.element_type, self.get_attr("bits"), self.get_attr("zero_point"))
+        scale = self.get_attr("scale")
+        if not (math.isfinite(scale) and scale > 0):
+            self.fail(f"scale must be positive and finite, got {scale}")
+
+
+def _check_codes(op: QuantOp, element_type, bits: int, zero_point: int) -> None:
+    if not 2 <= bits <= MAX_ACT_BITS:
+        op.fail(f"bits must be in 2..{MAX_ACT_BITS}, got {bits}")
+    lo, hi = code_range(element_type, bits)
+    if element_type.unsigned:
+        if not lo <= zero_point <= hi:
+            op.fail(f"zero point {zero_point} is outside the {bits}-bit code range {lo}..{hi}")
+    elif zero_point != 0:
+        op.fail(f"signed (i8) codes are symmetric: zero point must be 0, got {zero_point}")
+
+
+class DynamicQuantizeOp(QuantOp):
+    """Per-vector quantization by the array periphery: for every vector along the last axis,
+    ``scale = max|x| / (2^(bits−1) − 1)`` (1 for an all-zero vector) and
+    ``q = clamp(round_half_even(x / scale))`` in the narrow symmetric range. The second result
+    holds the scales with the last axis kept as 1.
+
+    Example:
+        %1, %2 = "quant.dynamic_quantize"(%0) {bits = 8} : (tensor<2x128x384xf32>) -> (tensor<2x128x384xi8>, tensor<2x128x1xf32>)
+    """
+
+    name = "quant.dynamic_quantize"
+    operand_defs = (OperandDef("x", tensor_type),)
+    result_defs = (ResultDef("q", tensor_type), ResultDef("scale", tensor_type))
+    attr_defs = (AttrDef("bits", IntegerAttr, required=True),)
+
+    def verify_(self) -> None:
+        x = self.operands[0].type
+        q, s = self.results[0].type, self.results[1].type
+        if not isinstance(x.element_type, FloatType) or x.rank < 1:
+            self.fail(f"input must be a float tensor of rank >= 1, got {x}")
+        if not is_code_type(q) or q.element_type.unsigned:
+            self.fail(f"codes must be an i8 tensor, got {q}")
+        if not _same_shape(x.shape, q.shape):
+            self.fail(f"codes shape {q} differs from the input {x}")
+        if s.element_type != f32 or not _same_shape((*x.shape[:-1], 1), s.shape):
+            self.fail(f"scales must be f32 with the input's shape and a last axis of 1, got {s}")
+        _check_codes(self, q.element_type, self.get_attr("bits"), 0)
+
+
+_LAYER_ATTRS = (
+    AttrDef("weights", DenseElementsAttr, required=True),
+    AttrDef("format", StringAttr, required=True),
+    AttrDef("scale", DenseElementsAttr, required=True),
+    AttrDef("scale_neg", DenseElementsAttr),
+    AttrDef("bias", DenseElementsAttr),
+    AttrDef("array_rows", IntegerAttr, required=True),
+    AttrDef("input_scale", FloatAttr),
+    AttrDef("input_zero_point", IntegerAttr),
+    AttrDef("adc_bits", IntegerAttr),
+    AttrDef("adc_shift", DenseElementsAttr),
+    AttrDef("adc_group", IntegerAttr),
+)
+
+
+class CrossbarLayerOp(QuantOp):
+    """Shared part of ``quant.linear`` and ``quant.conv``: weights, readout, input conversion."""
+
+    def crossbar_weights(self) -> CrossbarWeights:
+        """The layer's cells and scales."""
+        return CrossbarWeights(
+            self.array("weights"), self.array("scale"), self.array("scale_neg"),
+            self.get_attr("format"),
+        )  # fmt: skip
+
+    def readout(self) -> Readout:
+        """Rows per tile and the ADC settings (bits 0: ideal readout)."""
+        return Readout(
+            int(self.get_attr("array_rows")), int(self.get_attr("adc_bits", 0)),
+            self.array("adc_shift"), int(self.get_attr("adc_group", 0) or 1),
+        )  # fmt: skip
+
+    @property
+    def integer_input(self) -> bool:
+        """Whether the layer reads DAC codes (else it is the ideal analog layer)."""
+        return is_code_type(self.operands[0].type)
+
+    def bias(self) -> np.ndarray | None:
+        return self.array("bias")
+
+    def verify_layer(self, fan_in, out_channels) -> None:
+        """Checks shared by both layer ops; ``fan_in``/``out_channels`` as the operands imply."""
+        w = self.attributes["weights"]
+        fmt = self.get_attr("format")
+        if fmt not in WEIGHT_FORMATS:
+            self.fail(f"format must be one of {', '.join(WEIGHT_FORMATS)}, got '{fmt}'")
+        if str(w.type.element_type) != "i8" or w.type.rank != 3:
+            self.fail(f"weights must be i8 [planes, out, fan_in], got {w.type}")
+        p, o, k = w.type.shape
+        if fan_in is not None and k != fan_in:
+            self.fail(f"weights have fan-in {k}, the input provides {fan_in}")
+        if out_channels is not None and o != out_channels:
+            self.fail(f"weights have {o} output channels, the result has {out_channels}")
+        cells = w.array
+        if fmt == "ternary" and cells.size and (np.abs(cells.astype(np.int16)) > 1).any():
+            self.fail("ternary weights must be in {-1, 0, 1}")
+        if fmt == "int8" and (p != 1 or "scale_neg" in self.attributes):
+            self.fail("int8 weights have one plane and one scale per channel")
+        if fmt == "int8" and cells.size and (cells == -128).any():
+            self.fail("int8 weight codes must be in -127..127")
+        for key in ("scale", "scale_neg"):
+            self._check_dense(key, (p, o), "f32")
+        self._check_dense("bias", (o,), "f32")
+        rows = self.get_attr("array_rows")
+        if rows < 1:
+            self.fail(f"array_rows must be positive, got {rows}")
+        self._verify_input()
+        self._verify_adc(p, o, k, rows)
+
+    def _check_dense(self, key: str, shape: tuple, element: str) -> None:
+        a = self.attributes.get(key)
+        if a is None:
+            return
+        if tuple(a.type.shape) != shape or str(a.type.element_type) != element:
+            dims = "x".join(map(str, shape))
+            self.fail(f"attribute '{key}' must be tensor<{dims}x{element}>, got {a.type}")
+        if element.startswith("f") and not np.isfinite(a.array).all():
+            self.fail(f"attribute '{key}' holds NaN or infinite values")
+
+    def _verify_input(self) -> None:
+        x = self.operands[0].type
+        dynamic = len(self.operands) > 1 and not isinstance(self.operands[1].type, NoneType)
+        if isinstance(x.element_type, FloatType):
+            if dynamic or "input_scale" in self.attributes or "adc_bits" in self.attributes:
+                self.fail("a float input is the ideal analog layer: no input scale, no ADC")
+            return
+        if not is_code_type(x):
+            self.fail(f"input must be float or i8/ui8 codes, got {x}")
+        if dynamic == ("input_scale" in self.attributes):
+            self.fail("integer input needs exactly one of an input_scale or a scale operand")
+        if dynamic and x.element_type.unsigned:
+            self.fail("dynamically quantized input must be i8")
+        zp = self.get_attr("input_zero_point", 0)
+        if not x.element_type.unsigned and zp != 0:
+            self.fail(f"i8 input codes are symmetric: input_zero_point must be 0, got {zp}")
+
+    def _verify_adc(self, p: int, o: int, k: int, rows: int) -> None:
+        bits = self.get_attr("adc_bits", 0)
+        if not bits:
+            return
+        if not 1 <= bits <= 32:
+            self.fail(f"adc_bits must be in 1..32, got {bits}")
+        group = self.get_attr("adc_group")
+        if group is None or group < 1 or "adc_shift" not in self.attributes:
+            self.fail("an ADC needs adc_shift and a positive adc_group")
+        s = 2 if "scale_neg" in self.attributes else 1
+        shape = (p, s, -(-k // rows), -(-o // group))
+        self._check_dense("adc_shift", shape, "i64")
+        shift = self.array("adc_shift")
+        if shift.size and ((shift < 0) | (shift > 62)).any():
+            self.fail("adc_shift values must be in 0..62")
+
+
+class LinearOp(CrossbarLayerOp):
+    """A crossbar fully connected layer: ``y[..., o] = Σ_k x[..., k]·Ŵ[o, k] + bias[o]``.
+
+    ``x`` is ``[..., K]``: float (ideal analog), ``ui8``/``i8`` codes with a static
+    ``input_scale``, or i8 codes with per-vector scales ``[..., 1]`` as the second operand
+    (``none`` otherwise). The result is f32 ``[..., O]``.
+
+    Example:
+        %2 = "quant.linear"(%1, %none) {array_rows = 256, format = "ternary", input_scale = 0.02 : f32, input_zero_point = 0, scale = dense<[[0.5, 0.25]]> : tensor<1x2xf32>, weights = dense<[[[1, 0, -1], [0, 1, 1]]]> : tensor<1x2x3xi8>} : (tensor<4x3xi8>, none) -> tensor<4x2xf32>
+    """
+
+    name = "quant.linear"
+    operand_defs = (
+        OperandDef("x", tensor_type),
+        OperandDef("x_scale", tensor_or_none, optional=True),
+    )
+    result_defs = (ResultDef("y", tensor_type),)
+    attr_defs = _LAYER_ATTRS
+
+    def verify_(self) -> None:
+        x, y = self.operands[0].type, self.results[0].type
+        if y.element_type != f32 or x.rank < 1:
+            self.fail(f"needs an input of rank >= 1 and an f32 result, got {x} -> {y}")
+        if not _same_shape(x.shape[:-1], y.shape[:-1]):
+            self.fail(f"result {y} must keep the input's leading dimensions {x}")
+        scale = self.operand("x_scale")
+        if scale is not None and not _same_shape((*x.shape[:-1], 1), scale.type.shape):
+            self.fail(f"input scales {scale.type} must be the input's shape with a last axis of 1")
+        self.verify_layer(x.shape[-1], y.shape[-1])
+
+
+class ConvOp(CrossbarLayerOp):
+    """A crossbar 2-D convolution (group 1, NCHW): im2col rows of the input (padded with the
+    zero point) times the crossbar weights, as one job per layer. Input float or ui8/i8 codes
+    with a static ``input_scale``; result f32 ``[N, O, Ho, Wo]``. ``kernel_shape``, ``strides``,
+    ``dilations`` (2 values) and ``pads`` (top, left, bottom, right) are explicit.
+
+    Example:
+        %1 = "quant.conv"(%0) {array_rows = 256, dilations = [1, 1], format = "ternary", kernel_shape = [1, 1], pads = [0, 0, 0, 0], scale = dense<0.5> : tensor<1x1xf32>, strides = [1, 1], weights = dense<1> : tensor<1x1x2xi8>} : (tensor<1x2x4x4xf32>) -> tensor<1x1x4x4xf32>
+    """
+
+    name = "quant.conv"
+    operand_defs = (OperandDef("x", tensor_type),)
+    result_defs = (ResultDef("y", tensor_type),)
+    attr_defs = (
+        *_LAYER_ATTRS,
+        AttrDef("kernel_shape", ArrayAttr, required=True),
+        AttrDef("strides", ArrayAttr, required=True),
+        AttrDef("pads", ArrayAttr, required=True),
+        AttrDef("dilations", ArrayAttr, required=True),
+    )
+
+    def geometry(self) -> dict[str, tuple[int, ...]]:
+        """kernel_shape, strides, pads, dilations as int tuples."""
+        keys = ("kernel_shape", "strides", "pads", "dilations")
+        return {k: tuple(int(v) for v in self.get_attr(k)) for k in keys}
+
+    def verify_(self) -> None:
+        x, y = self.operands[0].type, self.results[0].type
+        if x.rank != 4 or y.rank != 4 or y.element_type != f32:
+            self.fail(f"needs an NCHW input and an f32 NCHW result, got {x} -> {y}")
+        g = self.geometry()
+        sizes = {"kernel_shape": 2, "strides": 2, "pads": 4, "dilations": 2}
+        for key, n in sizes.items():
+            if len(g[key]) != n or any(v < (0 if key == "pads" else 1) for v in g[key]):
+                self.fail(
+                    f"'{key}' must hold {n} {'non-negative' if key == 'pads' else 'positive'} integers"
+                )
+        kh, kw = g["kernel_shape"]
+        fan_in = None if x.shape[1] is None else x.shape[1] * kh * kw
+        self.verify_layer(fan_in, y.shape[1])

@@ -1,0 +1,84 @@
+"""Reference semantics of the ``quant`` dialect, registered with the interpreter on import.
+
+These functions are the executable definition of what the crossbar hardware computes for a
+quantized layer: DAC codes, exact integer column sums per row tile, ADC reads, digital rescale
+(see ``compiler/quant/crossbar.py``). A layer with a float input runs the ideal analog product.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..dialects.quant import ConvOp, CrossbarLayerOp, LinearOp, code_range
+from ..ir.core import Operation
+from ..ir.types import numpy_dtype
+from ..quant.actquant import dynamic_row_scales
+from ..quant.crossbar import crossbar_matmul, ideal_matmul, im2col, rows_to_nchw
+from .interpreter import Array, Interpreter, InterpreterError, register_interpreter
+
+
+def quantize_codes(x: np.ndarray, scale: float, zero_point: int, element_type, bits: int):
+    """``clamp(round_half_even(x / scale) + zero_point)`` as the codes' numpy dtype."""
+    lo, hi = code_range(element_type, bits)
+    q = np.rint(np.asarray(x, np.float32) / np.float32(scale)) + zero_point
+    return np.clip(q, lo, hi).astype(numpy_dtype(element_type))
+
+
+@register_interpreter("quant.quantize")
+def _quantize(op: Operation, inputs: list[Array], interp: Interpreter) -> list[Array]:
+    t = op.results[0].type.element_type
+    scale, zp, bits = op.get_attr("scale"), op.get_attr("zero_point"), op.get_attr("bits")
+    return [quantize_codes(_finite(op, inputs[0]), scale, zp, t, bits)]
+
+
+def dynamic_codes(x: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-vector (last axis) codes int8 and scales float32 ``[..., 1]``."""
+    x = np.asarray(x, np.float32)
+    rows = x.reshape(-1, x.shape[-1])
+    scales = dynamic_row_scales(rows, bits)
+    hi = (1 << (bits - 1)) - 1
+    q = np.clip(np.rint(rows / scales[:, None]), -hi, hi).astype(np.int8)
+    return q.reshape(x.shape), scales.reshape((*x.shape[:-1], 1))
+
+
+@register_interpreter("quant.dynamic_quantize")
+def _dynamic_quantize(op: Operation, inputs: list[Array], interp: Interpreter) -> list[Array]:
+    return list(dynamic_codes(_finite(op, inputs[0]), op.get_attr("bits")))
+
+
+def layer_rows(op: CrossbarLayerOp, x: np.ndarray, x_scale: Array = None):
+    """The crossbar input rows ``[M, K]`` of a layer op, their per-row scales (dynamic input)
+    and how to put the ``[M, O]`` outputs back into the result's shape."""
+    if isinstance(op, ConvOp):
+        g = op.geometry()
+        pad = op.get_attr("input_zero_point", 0) if op.integer_input else 0
+        rows, hw = im2col(x, g["kernel_shape"], g["strides"], g["pads"], g["dilations"], pad)
+        n = x.shape[0]
+        return rows, None, lambda y: rows_to_nchw(y, n, hw)
+    lead = x.shape[:-1]
+    rows = x.reshape(-1, x.shape[-1])
+    scale = None if x_scale is None else x_scale.reshape(-1, 1)
+    return rows, scale, lambda y: y.reshape((*lead, y.shape[-1]))
+
+
+def evaluate_layer(op: CrossbarLayerOp, x: np.ndarray, x_scale: Array = None) -> np.ndarray:
+    """The float32 output of a crossbar layer op for input ``x`` (and dynamic scales)."""
+    rows, row_scale, restore = layer_rows(op, x, x_scale)
+    w = op.crossbar_weights()
+    if not op.integer_input:
+        return restore(ideal_matmul(rows, w, op.bias()))
+    scale = row_scale if row_scale is not None else op.get_attr("input_scale")
+    zp = op.get_attr("input_zero_point", 0)
+    return restore(crossbar_matmul(rows, scale, zp, w, op.readout(), op.bias()))
+
+
+@register_interpreter(LinearOp.name, ConvOp.name)
+def _layer(op: Operation, inputs: list[Array], interp: Interpreter) -> list[Array]:
+    x_scale = inputs[1] if len(inputs) > 1 else None
+    return [evaluate_layer(op, inputs[0], x_scale)]
+
+
+def _finite(op: Operation, x: Array) -> np.ndarray:
+    if x is None or not np.isfinite(x).all():
+        raise InterpreterError(f"'{op.name}' input holds NaN or infinite values", op.location)
+    return x

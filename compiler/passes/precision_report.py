@@ -1,0 +1,35 @@
+"""precision-report: print the precision report on stderr (and optionally write it as JSON)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from ..ir.builtin import ModuleOp
+from ..pm import Pass, register_pass
+from ..precision.report import build_report, format_report, report_json
+from ..util.atomic import atomic_write_text
+
+
+@register_pass
+@dataclass(frozen=True)
+class PrecisionReportPass(Pass):
+    """Prints, per quantized crossbar layer, its format and planes, sparsity, weight error,
+    output error and DAC/ADC error, input quantization and columns, then the weight split, the
+    total crossbar columns and the model-level error against fp32 recorded by the precision
+    passes. Reads the IR only and changes nothing. ``json=FILE`` also writes the report as
+    JSON; ``quiet`` skips the table."""
+
+    name = "precision-report"
+    summary = "Print the per-layer precision report (stderr) and optionally write it as JSON"
+
+    json: str = field(default="", metadata={"help": "write the report as JSON to this file"})
+    quiet: bool = field(default=False, metadata={"help": "do not print the table"})
+
+    def run(self, module: ModuleOp) -> bool:
+        report = build_report(module)
+        if not self.quiet:
+            sys.stderr.write(format_report(report))
+        if self.json:
+            atomic_write_text(self.json, report_json(report))
+        return False

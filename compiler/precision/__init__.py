@@ -1,0 +1,1 @@
+"""imcc: precision passes support (calibration, layer fitting, activation quantization, reports)."""

@@ -1,0 +1,76 @@
+"""The driver's precision flags: ``--precision``, ``--accuracy-budget``, ``--calibration``,
+``--precision-report``. The driver adds them with :func:`add_precision_flags`, asks
+:func:`level_overrides` for the quant level's steps and calls :func:`prepare` before running the
+pipeline and :func:`finish` after it."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..ir.builtin import ModuleOp
+from ..util.atomic import atomic_write_text
+from .pipeline import DEFAULT_PRECISION, PRECISIONS, precision_steps
+
+
+def add_precision_flags(p: argparse.ArgumentParser) -> None:
+    """Add the precision flag group to a parser."""
+    g = p.add_argument_group("precision (the quant level)")
+    g.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=None,
+        help=f"fp32 (ideal analog, no quantization), int8, ternary (one data-aware "
+        f"plane) or auto (per-layer planes/int8 within --accuracy-budget); "
+        f"default {DEFAULT_PRECISION}",
+    )
+    g.add_argument(
+        "--accuracy-budget",
+        type=float,
+        default=None,
+        metavar="X",
+        help="allowed model error for --precision auto: accuracy drop with labels in "
+        "the calibration data, else relative output error (default 0.01)",
+    )
+    g.add_argument(
+        "--calibration",
+        metavar="FILE.npz",
+        default=None,
+        help="calibration inputs (one array per model input, samples first; an extra "
+        "'labels' array enables accuracy budgets); default: seeded synthetic data",
+    )
+    g.add_argument("--precision-report", metavar="FILE.json", default=None,
+                   help="also write the precision report as JSON")  # fmt: skip
+
+
+def wants_quant(args) -> bool:
+    """Whether any precision flag was given (they ask for the quant level)."""
+    return any(
+        getattr(args, k, None) is not None
+        for k in ("precision", "accuracy_budget", "calibration", "precision_report")
+    )
+
+
+def level_overrides(args) -> dict[str, tuple[str, ...]]:
+    """Steps replacing the quant level's for the flags given (ValueError on bad combinations)."""
+    if not wants_quant(args):
+        return {}
+    precision = args.precision or (
+        "auto" if args.accuracy_budget is not None else DEFAULT_PRECISION
+    )
+    return {"quant": precision_steps(precision, args.accuracy_budget)}
+
+
+def prepare(args, module: ModuleOp) -> None:
+    """Attach the calibration file to the module before the pipeline runs."""
+    if getattr(args, "calibration", None):
+        from .calibration import attach_calibration
+
+        attach_calibration(module, args.calibration)
+
+
+def finish(args, module: ModuleOp) -> None:
+    """Write the JSON report if asked for."""
+    if getattr(args, "precision_report", None):
+        from .report import build_report, report_json
+
+        atomic_write_text(args.precision_report, report_json(build_report(module)))

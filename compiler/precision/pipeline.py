@@ -1,0 +1,42 @@
+"""The steps of the ``quant`` level for each ``--precision`` mode.
+
+- ``fp32``: nothing — the ideal analog machine, float weights and activations (conformance);
+- ``int8``: per-channel int8 weights, then int8 activations and calibrated ADC ranges;
+- ``ternary`` (default): one data-aware ternary plane per layer, then activations and ADC;
+- ``auto``: per layer 1, 2 or 3 ternary planes or int8, the fewest crossbar columns whose
+  measured model error stays within ``--accuracy-budget`` (accuracy drop with labels, else
+  relative output error), activations and ADC included.
+
+Every mode that quantizes ends with ``cse`` (one conversion per tensor shared by the layers
+reading it, e.g. Q/K/V) and ``precision-report`` (the table on stderr).
+"""
+
+from __future__ import annotations
+
+PRECISIONS = ("fp32", "int8", "ternary", "auto")
+DEFAULT_PRECISION = "ternary"
+DEFAULT_BUDGET = 0.01
+
+
+def precision_steps(
+    precision: str = DEFAULT_PRECISION, accuracy_budget: float | None = None, report: bool = True
+) -> tuple[str, ...]:
+    """Pipeline elements of the quant level for ``precision``."""
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"unknown precision '{precision}' (expected one of {', '.join(PRECISIONS)})"
+        )
+    if accuracy_budget is not None and precision != "auto":
+        raise ValueError("an accuracy budget applies to --precision auto only")
+    budget = DEFAULT_BUDGET if accuracy_budget is None else float(accuracy_budget)
+    if not budget >= 0:
+        raise ValueError(f"the accuracy budget must be non-negative, got {budget}")
+    steps = {
+        "fp32": (),
+        "int8": ("quantize-weights", "quantize-activations"),
+        "ternary": ("ternarize", "quantize-activations"),
+        "auto": (f"precision-auto{{budget={budget!r}}}",),
+    }[precision]
+    if not steps:
+        return ()
+    return (*steps, "cse", *(("precision-report",) if report else ()))

@@ -1,0 +1,257 @@
+"""What a crossbar layer computes: integer column sums per row tile, ADC reads, digital rescale.
+
+A layer ``y = W·x + b`` with ``W`` ``[O, K]`` sits on the arrays as *cells*: int8 ``[P, O, K]``
+(P residual ternary planes with values in {−1, 0, 1}, or one plane of int8 weight codes) and
+per-plane, per-channel scales. Each (plane, output channel) is one column; with separate
+positive/negative scales (TTQ) a plane holds a positive and a negative column ("signs" S = 2).
+
+With integer inputs (DAC codes ``q`` with zero point ``z``) the hardware computes, for every plane
+p, sign s and row tile r of ``rows`` inputs, the exact integer column sum Σ_k q_k·c_k; the ADC
+reads it (:func:`.adc.adc_read`, shift per column group); the digital periphery subtracts
+z·Σ_k c_k, sums the tiles, multiplies by the column scale and the input scale, sums the planes
+and adds the bias. :func:`crossbar_matmul` is that computation; the interpreter runs it and the
+calibration passes use its pieces. With float inputs the layer is the ideal analog machine:
+``x @ Ŵᵀ + b`` with the dequantized weights (:func:`ideal_matmul`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+WEIGHT_FORMATS = ("ternary", "int8")
+#: ADC calibration scores this many shifts below the smallest one that never clips.
+SHIFT_WINDOW = 8
+
+
+@dataclass(frozen=True, eq=False)
+class CrossbarWeights:
+    """Cells ``int8 [P, O, K]``, scales ``float32 [P, O]`` (α or α⁺) and optional α⁻.
+
+    ``fmt`` is ``"ternary"`` (cells in {−1, 0, 1}) or ``"int8"`` (one plane of codes in
+    −127..127, ``scale`` the per-channel step).
+    """
+
+    cells: np.ndarray
+    scale: np.ndarray
+    scale_neg: np.ndarray | None = None
+    fmt: str = "ternary"
+
+    @property
+    def planes(self) -> int:
+        """Number of planes P."""
+        return int(self.cells.shape[0])
+
+    @property
+    def out_channels(self) -> int:
+        """Output channels O."""
+        return int(self.cells.shape[1])
+
+    @property
+    def fan_in(self) -> int:
+        """Inputs K."""
+        return int(self.cells.shape[2])
+
+    @property
+    def signs(self) -> int:
+        """Columns per plane and channel: 2 with separate positive/negative scales, else 1."""
+        return 1 if self.scale_neg is None else 2
+
+    def column_cells(self) -> np.ndarray:
+        """int8 ``[P, S, O, K]``: the cell values each column holds."""
+        c = self.cells
+        if self.scale_neg is None:
+            return c[:, None]
+        return np.stack([(c > 0), (c < 0)], axis=1).astype(np.int8)
+
+    def column_scales(self) -> np.ndarray:
+        """float32 ``[P, S, O]``: the digital scale applied to each column's reading."""
+        if self.scale_neg is None:
+            return np.asarray(self.scale, np.float32)[:, None]
+        return np.stack([self.scale, -np.asarray(self.scale_neg)], axis=1).astype(np.float32)
+
+    def dense(self) -> np.ndarray:
+        """The float32 weight ``[O, K]`` the cells represent, planes summed in order."""
+        cells = self.column_cells().astype(np.float32)
+        scales = self.column_scales()
+        out = np.zeros(self.cells.shape[1:], np.float32)
+        for p in range(self.planes):
+            for s in range(self.signs):
+                out += scales[p, s][:, None] * cells[p, s]
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class Readout:
+    """How column sums leave the array: ``rows`` per tile, ADC ``bits`` and ``shift``.
+
+    ``shift`` is int64 ``[P, S, T, G]`` (plane, sign, row tile, column group of ``group``
+    columns); ``bits = 0`` means an ideal readout (exact sums, no ADC).
+    """
+
+    rows: int
+    bits: int = 0
+    shift: np.ndarray | None = None
+    group: int = 256
+
+
+def tiles(fan_in: int, rows: int) -> list[slice]:
+    """Row tiles of at most ``rows`` inputs covering ``0..fan_in``."""
+    return [slice(r, min(r + rows, fan_in)) for r in range(0, fan_in, rows)]
+
+
+def _exact_dtype(codes_max: int, cells_max: int, rows: int):
+    # BLAS in float is exact for integer data while every partial sum stays below 2^mantissa.
+    return np.float32 if codes_max * cells_max * rows < (1 << 24) else np.float64
+
+
+def tile_sums(codes: np.ndarray, cells: np.ndarray, rows: int) -> list[np.ndarray]:
+    """Exact integer column sums per row tile, ``[M, O]`` each for codes ``[M, K]``.
+
+    The sums are integers held in float32 or float64, whichever represents every partial sum
+    exactly (BLAS then computes them exactly in any order).
+    """
+    codes_max = int(np.abs(codes.astype(np.int64)).max()) if codes.size else 0
+    cells_max = int(np.abs(cells.astype(np.int64)).max()) if cells.size else 0
+    dtype = _exact_dtype(codes_max, cells_max, rows)
+    a_all = codes.astype(dtype)
+    b_all = cells.astype(dtype)
+    return [a_all[:, t] @ b_all[:, t].T for t in tiles(codes.shape[1], rows)]
+
+
+def adc_read_exact(sums: np.ndarray, shift: np.ndarray, bits: int) -> np.ndarray:
+    """:func:`.adc.adc_read` for integer sums held in a float array (same float type).
+
+    Dividing by 2^s is exact in binary floating point and ``np.rint`` rounds half to even, so
+    this equals the int64 definition while every |sum| is exactly representable: below 2^24
+    for float32 sums (what :func:`tile_sums` returns for such sums), 2^53 for float64.
+    """
+    # Scaling by a power of two and rounding are exact in float32 as well while |sum| < 2^24.
+    exact32 = sums.dtype == np.float32
+    dtype = np.float32 if exact32 else np.float64
+    step = np.ldexp(dtype(1), np.asarray(shift, np.int64)).astype(dtype)
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    out = np.multiply(sums, 1 / step, dtype=dtype)
+    np.rint(out, out=out)
+    np.clip(out, lo, hi, out=out)
+    out *= step
+    return out
+
+
+def group_index(columns: int, group: int) -> np.ndarray:
+    """ADC group of each column: consecutive blocks of ``group`` columns."""
+    return np.arange(columns) // max(int(group), 1)
+
+
+def crossbar_sums(
+    codes: np.ndarray, zero_point: int, w: CrossbarWeights, readout: Readout
+) -> np.ndarray:
+    """Σ_p,s column scale · Σ_tiles (ADC(Σ_k q_k·c_k) − z·Σ_k c_k), float64 ``[M, O]``.
+
+    The digital side works in float64 (exact for every integer sum the arrays produce);
+    multiplying by the input scale and rounding to float32 gives the layer output.
+    """
+    codes = np.asarray(codes)
+    cells = w.column_cells()
+    scales = w.column_scales()
+    gid = group_index(w.out_channels, readout.group)
+    out = np.zeros((codes.shape[0], w.out_channels), np.float64)
+    for p in range(w.planes):
+        for s in range(w.signs):
+            acc = np.zeros((codes.shape[0], w.out_channels), np.float64)
+            for r, sums in enumerate(tile_sums(codes, cells[p, s], readout.rows)):
+                if readout.bits:
+                    sums = adc_read_exact(sums, readout.shift[p, s, r][gid], readout.bits)
+                acc += sums
+            if zero_point:
+                acc -= float(zero_point) * cells[p, s].astype(np.float64).sum(axis=1)
+            out += acc * scales[p, s].astype(np.float64)
+    return out
+
+
+def crossbar_matmul(
+    codes: np.ndarray,
+    input_scale,
+    zero_point: int,
+    w: CrossbarWeights,
+    readout: Readout,
+    bias: np.ndarray | None = None,
+) -> np.ndarray:
+    """The layer output float32 ``[M, O]`` for integer inputs ``[M, K]``.
+
+    ``input_scale`` is a scalar (static quantization) or float32 ``[M, 1]`` (one scale per
+    input vector, dynamic quantization).
+    """
+    scale = np.asarray(input_scale, np.float32).astype(np.float64)
+    y = (crossbar_sums(codes, zero_point, w, readout) * scale).astype(np.float32)
+    if bias is not None:
+        y = y + np.asarray(bias, np.float32)
+    return y.astype(np.float32)
+
+
+def ideal_matmul(x: np.ndarray, w: CrossbarWeights, bias: np.ndarray | None = None) -> np.ndarray:
+    """The ideal analog layer on float inputs ``[M, K]``: ``x @ Ŵᵀ + b`` in float32."""
+    y = np.asarray(x, np.float32) @ w.dense().T
+    if bias is not None:
+        y = y + np.asarray(bias, np.float32)
+    return y.astype(np.float32)
+
+
+def conv_output_size(size: int, kernel: int, stride: int, pad0: int, pad1: int, dil: int) -> int:
+    """Output length of one spatial axis."""
+    return (size + pad0 + pad1 - ((kernel - 1) * dil + 1)) // stride + 1
+
+
+def im2col(
+    x: np.ndarray,
+    kernel: tuple[int, int],
+    strides: tuple[int, int] = (1, 1),
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0),
+    dilations: tuple[int, int] = (1, 1),
+    pad_value=0,
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """Rows ``[N·Ho·Wo, C·kh·kw]`` of a 2-D convolution's input (NCHW), in (C, kh, kw) order.
+
+    ``pads`` is ONNX's (top, left, bottom, right); padding uses ``pad_value`` (the zero point for
+    integer codes). Returns the rows and (Ho, Wo).
+    """
+    n, c, h, w = x.shape
+    kh, kw = kernel
+    top, left, bottom, right = pads
+    ho = conv_output_size(h, kh, strides[0], top, bottom, dilations[0])
+    wo = conv_output_size(w, kw, strides[1], left, right, dilations[1])
+    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=pad_value)
+    ext_h, ext_w = (kh - 1) * dilations[0] + 1, (kw - 1) * dilations[1] + 1
+    win = np.lib.stride_tricks.sliding_window_view(xp, (ext_h, ext_w), axis=(2, 3))
+    win = win[
+        :, :, : (ho - 1) * strides[0] + 1 : strides[0], : (wo - 1) * strides[1] + 1 : strides[1]
+    ]
+    win = win[..., :: dilations[0], :: dilations[1]]
+    rows = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, c * kh * kw)
+    return rows, (ho, wo)
+
+
+def rows_to_nchw(y: np.ndarray, n: int, out_hw: tuple[int, int]) -> np.ndarray:
+    """Layer outputs ``[N·Ho·Wo, O]`` back to NCHW."""
+    ho, wo = out_hw
+    return np.ascontiguousarray(y.reshape(n, ho, wo, -1).transpose(0, 3, 1, 2))
+
+
+def calibrate_shift_exact(sums: np.ndarray, bits: int, group: int) -> np.ndarray:
+    """Per group of ``group`` columns, the ADC shift minimising the mean squared reading error
+    of calibration sums ``[M, O]`` (ties: the smaller shift) -- :func:`.adc.calibrate_adc_shift`
+    with ``criterion="mse"``, computed in float64 on integer-valued sums."""
+    x = np.asarray(sums)
+    gid = group_index(x.shape[1], group)
+    ngroups = int(gid.max()) + 1
+    top = max(int(np.abs(x).max()), 1).bit_length() + 1
+    scores = np.full((top + 1, ngroups), np.inf)
+    # Shifts far below the one that just avoids clipping clip nearly every sum; they never win
+    # on real data, so only a window of SHIFT_WINDOW shifts below the no-clip shift is scored.
+    no_clip = max(top - bits, 0)
+    for s in range(max(no_clip - SHIFT_WINDOW, 0), top + 1):
+        d = adc_read_exact(x, s, bits) - x
+        col = np.einsum("ij,ij->j", d, d, dtype=np.float64)
+        scores[s] = np.bincount(gid, weights=col, minlength=ngroups)
+    return np.argmin(scores, axis=0).astype(np.int64)
