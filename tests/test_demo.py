@@ -19,6 +19,7 @@ def test_demo_runs_and_matches_onnxruntime(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "accuracy imcc (interpreter):      99.44 %" in proc.stdout
+    assert "accuracy ternary weights, int8 activations, 8-bit ADC:" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
     assert (tmp_path / "sim" / "y.npy").exists()
     assert (tmp_path / "convnet.trace.json").exists()

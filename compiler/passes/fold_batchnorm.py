@@ -127,7 +127,7 @@ def _fold_conv(conv: Operation, s, t, bn: Operation, rewriter: PatternRewriter):
         _new_const(rewriter, bn, b_new, conv.operands[1], ".bnfold_bias", w.dtype),
     ]
     new = ONNX_OPS["Conv"].create(
-        operands, [bn.results[0].type], dict(conv.attributes), location=bn.location
+        operands, [bn.results[0].type], dict(conv.attributes), location=conv.location
     )
     return rewriter.insert_before(bn, new).results[0]
 
@@ -157,7 +157,7 @@ def _fold_gemm(gemm: Operation, s, t, bn: Operation, rewriter: PatternRewriter):
         _new_const(rewriter, bn, b_new, gemm.operands[1], ".bnfold", b.dtype),
         _new_const(rewriter, bn, c_new, gemm.operands[1], ".bnfold_bias", b.dtype),
     ]
-    new = ONNX_OPS["Gemm"].create(operands, [bn.results[0].type], attrs, location=bn.location)
+    new = ONNX_OPS["Gemm"].create(operands, [bn.results[0].type], attrs, location=gemm.location)
     return rewriter.insert_before(bn, new).results[0]
 
 
@@ -178,7 +178,7 @@ def _fold_matmul(mm: Operation, s, t, bn: Operation, rewriter: PatternRewriter):
     w_new = w.astype(np.float64) * s.reshape(scale_shape)
     weight = _new_const(rewriter, bn, w_new, mm.operands[side], ".bnfold", w.dtype)
     operands = [mm.operands[0], weight] if side == 1 else [weight, mm.operands[1]]
-    product = ONNX_OPS["MatMul"].create(operands, [mm.results[0].type], location=bn.location)
+    product = ONNX_OPS["MatMul"].create(operands, [mm.results[0].type], location=mm.location)
     rewriter.insert_before(bn, product)
     shift = _new_const(
         rewriter, bn, t.reshape(shift_shape), mm.operands[side], ".bnfold_bias", w.dtype
@@ -204,7 +204,7 @@ def _fold_linear(linear: Operation, s, t, bn: Operation, rewriter: PatternRewrit
     new_bias = _new_const(
         rewriter, bn, b.astype(np.float64) * s + t, linear.operands[1], ".bnfold_bias", w.dtype
     )
-    new = LinearOp.build(linear.operands[0], weight, new_bias, bn.location, bn.results[0].type)
+    new = LinearOp.build(linear.operands[0], weight, new_bias, linear.location, bn.results[0].type)
     return rewriter.insert_before(bn, new).results[0]
 
 
