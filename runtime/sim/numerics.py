@@ -133,20 +133,22 @@ def adc_f32(y, shift: int, bits: int, scaled=False, out=None, integral=True) -> 
     return out
 
 
-def adc_kernel(y, shift: int, bits: int, scaled: bool, out, integral: bool = True):
+def adc_kernel(y, shift: int, bits: int, scaled: bool, out, integral=True, rescale=True):
     """The float32 ADC path as a function of no arguments: ``out = adc(y)``, ``y`` overwritten.
 
     Scaling by a power of two, rounding and clamping to a ≤ 24-bit range are exact in float32 and
     the result fits int32 (`adc_f32_ok`). ``scaled``: ``y`` already holds the sums times
     2^-shift (a GEMM on weights scaled by 2^-shift gives exactly that). ``out``: an int32 array
-    of y's shape (e.g. a view of memory) or ``y`` itself, to keep q · 2^shift as float32.
-    ``integral``: y holds exact integers (a GEMM's column sums), so rounding with shift 0
-    changes nothing and is skipped.
+    of y's shape (e.g. a view of memory) or ``y`` itself, to keep q · 2^shift as float32 (or q
+    alone, with ``rescale=False``). ``integral``: y holds exact integers (a GEMM's column sums),
+    so rounding with shift 0 changes nothing and is skipped.
     """
+    if not rescale and out is not y:
+        raise ValueError("only a float32 result may keep q without its scale 2^shift")
     half = 2 ** (bits - 1)
     lo, hi = F32(-half), F32(half - 1)
     down = F32(2.0**-shift) if shift and not scaled else None
-    up = F32(2.0**shift) if shift else None
+    up = F32(2.0**shift) if shift and rescale else None
     round_ = bool(shift) or not integral
 
     def run() -> None:
@@ -350,26 +352,36 @@ def requant(x, scale, bias, zp: int, lo: float, hi: float, out_dtype) -> np.ndar
     return out
 
 
-def requant_kernel(dst, x, scale, bias, zp: int, lo: float, hi: float, work, may_be_nan=True):
+def requant_kernel(
+    dst, x, scale, bias, zp: int, lo: float, hi: float, work, may_be_nan=True, store=True
+):
     """`requant` of ``x`` into ``dst`` as a function of no arguments, every decision made now.
 
     ``x``, ``dst`` (e.g. a view of memory) and the float32 scratch ``work`` have one shape;
     ``scale`` and ``bias`` (float32 or None) broadcast against it: a caller may tile them over
     several rows, the operations being elementwise. ``work`` may be ``dst`` itself for an f32
-    result. ``x`` is read completely before ``dst`` is written. ``may_be_nan``: whether scale or
-    bias may hold non-finite values (integer x times finite scale plus finite bias is never NaN,
-    at worst ±inf). Call the kernel with float overflow warnings off (`np.errstate`).
+    result. ``x`` is read completely before ``dst`` is written; a float32 ``x`` holding the
+    integers (a float copy, see `plan_context`) gives the same result for an integer ``dst``.
+    ``may_be_nan``: whether scale or bias may hold non-finite values (integer x times finite
+    scale plus finite bias is never NaN, at worst ±inf). ``store=False`` (int8 and uint8 only):
+    leave the result in ``work`` as float32 and do not write ``dst``; with whole bounds ``lo``
+    and ``hi`` that is exactly the integers the store would write.
+    Call the kernel with float overflow warnings off (`np.errstate`).
     """
     v = work
+    convert = x.dtype != F32  # float32 x is multiplied as it is
     lo, hi = F32(lo), F32(hi)
     floating = dst.dtype.kind == "f"
     clamp_lo, clamp_hi = lo != -np.inf, hi != np.inf  # clamping to ±inf changes nothing
-    saturate_v = None if floating else saturate_kernel(v, dst, lo, hi, may_be_nan)
+    saturate_v = None if floating else saturate_kernel(v, dst, lo, hi, may_be_nan, store)
     zp = F32(zp) if zp else None  # adding 0 only turns -0.0 into 0.0, which a cast erases
 
     def run() -> None:
-        np.copyto(v, x, casting="unsafe")  # float32(x): the conversion astype does
-        np.multiply(v, scale, out=v)
+        if convert:
+            np.copyto(v, x, casting="unsafe")  # float32(x): the conversion astype does
+            np.multiply(v, scale, out=v)
+        else:
+            np.multiply(x, scale, out=v)
         if bias is not None:
             np.add(v, bias, out=v)
         if floating:
@@ -388,16 +400,19 @@ def requant_kernel(dst, x, scale, bias, zp: int, lo: float, hi: float, work, may
     return run
 
 
-def saturate_kernel(v, out, lo=-np.inf, hi=np.inf, may_be_nan=True):
+def saturate_kernel(v, out, lo=-np.inf, hi=np.inf, may_be_nan=True, store=True):
     """``out = saturate(min(max(v, lo), hi))`` for an integral float32 ``v`` we own, as a function.
 
     np.clip is one pass where maximum + minimum are two slower ones; it differs from them only
     in the sign of zero and NaN payloads, which the integer cast erases. int8/uint8 bounds are
     float32 numbers, so both clamps fold into one when the ranges meet; int32 bounds are not
-    (2^31 - 1 rounds up), so int32 goes through float64 like `saturate`. Call it with invalid-
-    value warnings off.
+    (2^31 - 1 rounds up), so int32 goes through float64 like `saturate`. ``store=False`` (int8
+    and uint8 only): leave the clamped values in ``v`` and do not write ``out``. Call it with
+    invalid-value warnings off.
     """
     dtype = out.dtype
+    if not store and dtype.name not in ("int8", "uint8"):
+        raise ValueError(f"only int8 and uint8 results can stay in float32, not {dtype.name}")
     if dtype.name not in ("int8", "uint8"):
         clamp = lo != -np.inf or hi != np.inf
 
@@ -421,7 +436,8 @@ def saturate_kernel(v, out, lo=-np.inf, hi=np.inf, may_be_nan=True):
             nan = np.isnan(v)
             if nan.any():
                 v[nan] = 0.0
-        np.copyto(out, v, casting="unsafe")  # in range and integral: the cast astype does
+        if store:
+            np.copyto(out, v, casting="unsafe")  # in range and integral: the cast astype does
 
     return narrow
 

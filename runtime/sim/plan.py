@@ -8,6 +8,12 @@ change, picks the kernel and binds it all in a closure ``step()``. The kernels a
 `Scratch` buffers, so a step computes exactly what `semantics.execute` computes (the tests compare
 the two byte for byte). Anything unusual (noisy arrays, zero-size operands, overlapping operands,
 integer overflow paths) takes the plain semantic function.
+
+Two kinds of step go further. Where numpy has no fast kernel, an `engines` kernel (onnxruntime)
+computes the same integers, where they are provably exact: xb.mvm windows as int8 matrix
+products, dw.conv as a float32 depthwise convolution. And consecutive steps hand over float32
+copies of their integer results, or leave out stores that only the next step would read
+(`plan_context`).
 """
 
 from __future__ import annotations
@@ -18,86 +24,43 @@ from functools import partial
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from . import engines
 from . import numerics as nx
-from .dataflow import overlaps
-from .footprint import out_hw
+from .footprint import dense, out_hw
 from .machine import Machine, np_dtype
+from .plan_context import Context, Scratch
 from .semantics import SEMANTICS
 
 F32 = np.float32
-# Elements of a tiled per-channel constant: long enough for numpy's contiguous inner loops.
-TILE_ELEMS = 4096
+# Elements of a tiled per-channel constant: long enough for numpy's contiguous inner loops
+# (measured: binary ops with a broadcast row of >= 8192 elements run ~30 % faster than 4096).
+TILE_ELEMS = 16384
 
 
-class Scratch:
-    """Work buffers by slot, shared by every step of a session.
-
-    Steps take their buffers while being compiled; a buffer that must grow is replaced, so
-    compiling twice (`compile_body`) lets every step share the final, largest buffers.
-    """
-
-    def __init__(self, sizes: dict[tuple[str, str], int] | None = None):
-        self._bufs = {key: np.empty(n, dtype=np.dtype(key[1])) for key, n in (sizes or {}).items()}
-
-    def get(self, slot: str, shape: tuple[int, ...], dtype=F32) -> np.ndarray:
-        """A buffer of ``shape`` (contents undefined), shared with other users of ``slot``."""
-        dtype = np.dtype(dtype)
-        n = math.prod(shape)
-        key = (slot, dtype.str)
-        buf = self._bufs.get(key)
-        if buf is None or buf.size < n:
-            buf = self._bufs[key] = np.empty(n, dtype=dtype)
-        return buf[:n].reshape(shape)
-
-    def sizes(self) -> dict[tuple[str, str], int]:
-        """Elements per slot, to make a `Scratch` that never grows."""
-        return {key: buf.size for key, buf in self._bufs.items()}
-
-
-class Context:
-    """What compiling a step needs: the machine, shared scratch, and facts about the program.
-
-    ``constant(space, lo, hi)``: whether no instruction of the run writes those bytes, so their
-    current value (after weight programming) is what every run reads. While `compile_body`
-    walks the instructions in order, ``bounds`` holds the largest |value| of int32 matrices that
-    earlier xb.mvm steps wrote and nothing has overwritten since (an accumulating xb.mvm whose
-    sums provably cannot saturate adds in int32), and ``prev_gather`` the input gather of the
-    previous instruction when it was an xb.mvm whose float32 inputs are still in scratch.
-    """
-
-    def __init__(self, machine: Machine, constant=lambda space, lo, hi: False, scratch=None):
-        self.machine = machine
-        self.scratch = scratch or Scratch()
-        self.constant = constant
-        self.bounds: dict[tuple, tuple] = {}  # key -> (written Range, bound)
-        self.prev_gather = None
-        self.gathered = None  # at run time: the gather whose float32 copy is in scratch
-        self._next_gather = None
-        self._next_bound = None
-
-    def after(self, fp) -> None:
-        """Account for the writes of the instruction just compiled (footprint ``fp``)."""
-        for r in fp.writes:
-            for key in [k for k, (dst, _) in self.bounds.items() if overlaps(dst, r)]:
-                del self.bounds[key]
-        if self._next_bound is not None:
-            key, bound = self._next_bound
-            self.bounds[key] = (fp.writes[0], bound)
-        self.prev_gather = self._next_gather
-        self._next_gather = self._next_bound = None
-
-
-def compile_body(machine: Machine, instrs, footprints, constant, passes=2) -> tuple[list, Context]:
+def compile_body(
+    machine: Machine, instrs, footprints, constant, passes=2, engines=None, live_out=None
+) -> tuple[list, Context]:
     """Steps for ``instrs`` (run in this order every time) and the context they share.
 
     With two passes the first finds how large the shared scratch buffers must be, so all steps
     share them; one pass (for a single run) lets early steps keep buffers that later grew.
+    ``engines``: whether steps may run onnxruntime kernels (`engines`), which take a few
+    milliseconds each to build and check; by default only when compiling for many runs
+    (``passes > 1``). Kernels are built once and shared by both passes. ``live_out``: the
+    (space, lo, hi) byte ranges read after the body (the program's outputs); when given, a
+    step whose result only the next step reads, from a float copy, does not store it. None:
+    every byte may be read afterwards, every step stores everything.
     """
     sizes = None
+    kernels: dict = {}
+    engines = passes > 1 if engines is None else engines
+    if live_out is not None:
+        live_out = [dense(space, lo, hi - lo) for space, lo, hi in live_out]
     for _ in range(passes):
-        ctx = Context(machine, constant, Scratch(sizes))
+        ctx = Context(machine, constant, Scratch(sizes), engines, kernels, footprints, live_out)
         steps = []
-        for ins, fp in zip(instrs, footprints):
+        for k, (ins, fp) in enumerate(zip(instrs, footprints)):
+            ctx.next = instrs[k + 1] if k + 1 < len(instrs) else None
             steps.append(compile_step(ctx, ins))
             ctx.after(fp)
         sizes = ctx.scratch.sizes()
@@ -112,7 +75,11 @@ def compile_step(ctx: Context, ins):
     """
     make = _COMPILERS.get(ins.mnemonic)
     step = make(ctx, ins.fields) if make is not None else None
-    return step if step is not None else generic_step(ctx.machine, ins)
+    if step is None:
+        ctx.plain_step()
+        step = generic_step(ctx.machine, ins)
+    store = ctx.pending_store()
+    return step if store is None else _chain(store, step)
 
 
 def generic_step(m: Machine, ins):
@@ -185,34 +152,66 @@ def _mvm(ctx: Context, f):
     extent = sum((n - 1) * s for n, s in zip(shape4, strides4)) + 1
     raw = m.region(f["src_mem"], f["src_addr"], extent)
     src = as_strided(raw, shape=shape4, strides=strides4, writeable=False)
-    src = src.view(np_dtype(f["src_dtype"]))
-    gather = (f["src_mem"], f["src_addr"], f["src_dtype"], shape4, strides4)
+    window = (f["row0"], f["col0"], rows, cols)
+    acc, scaled = f["acc"], (0 if plain else shift)
+    dst = view(m, f["dst_mem"], f["dst_addr"], "i32", (jobs, cols), f["dst_stride"])
+    y = ctx.scratch.get("mvm.y", (jobs, cols))
+    yi = ctx.scratch.get("mvm.yi", (jobs, cols), np.int32) if acc or plain else None
+    # the float32 result y can stand for dst in the next step; if nothing else reads dst, the
+    # step leaves storing it to whoever does
+    contiguous = jobs == 1 or f["dst_stride"] == 4 * cols
+    copy = not acc and contiguous and _steady(ctx, arr, window)
+    drop = copy and ctx.dead_after_next()
+    kshift = shift if not plain else 0 if drop else None  # a kernel's float32 scale, or int32
+    kernel, out = _mvm_product(ctx, f, arr, window, kshift, (dst, yi, y))
+    product = None
+    if kernel is not None:  # the input bytes as uint8, int8 ones flipped by 0x80 (= x + 128)
+        x = ctx.scratch.get("mvm.xu", (jobs, rows), np.uint8)
+        if f["src_dtype"] == "i8":
+            load = partial(np.bitwise_xor, src, np.uint8(0x80), out=x.reshape(shape4))
+        else:
+            load = partial(np.copyto, x.reshape(shape4), src)
+        product = kernel.bind({"x": x}, {"y": out})  # None only for buffers it cannot bind
+        ctx.engine_steps += product is not None
+    if product is None:  # a float32 GEMM on the inputs cast to float32
+        x = ctx.scratch.get("mvm.x", (jobs, rows))
+        typed = src.view(np_dtype(f["src_dtype"]))
+        load = partial(np.copyto, x.reshape(shape4), typed, casting="unsafe")
+        product, out = partial(_matmul_window, arr, x, window, scaled, y), y
+    gather = (x.dtype.str, f["src_mem"], f["src_addr"], f["src_dtype"], shape4, strides4)
     reuse = ctx.prev_gather == gather
     if not (
         f["dst_mem"] == f["src_mem"]
         and f["dst_addr"] < f["src_addr"] + extent
         and f["src_addr"] < dst_hull
     ):
-        ctx._next_gather = gather  # the next step may reuse the float32 inputs
-    dst = view(m, f["dst_mem"], f["dst_addr"], "i32", (jobs, cols), f["dst_stride"])
-    window = (f["row0"], f["col0"], rows, cols)
-    x = ctx.scratch.get("mvm.x", (jobs, rows))
-    x4 = x.reshape(shape4)
-    y = ctx.scratch.get("mvm.y", (jobs, cols))
-    acc, scaled = f["acc"], (0 if plain else shift)
+        ctx._next_gather = gather  # the next step may reuse the gathered inputs
 
-    def adc_to(out):  # the ADC (if any) of y, into out; |y| <= 2^24 without one
+    def adc_to(res):  # the ADC (if any) of y, into res; |y| <= 2^24 without one
         if plain:
-            return _nothing if out is y else partial(np.copyto, out, y, casting="unsafe")
-        return nx.adc_kernel(y, shift, bits, True, out)
+            return _nothing if res is out else partial(np.copyto, res, out, casting="unsafe")
+        return nx.adc_kernel(y, shift, bits, True, res)
 
-    if not acc:  # the result goes straight to memory
+    if drop and out is y:  # y as the result: q · 2^shift, or q when the next step rescales
+        exp = (
+            shift
+            if not plain and _folds(ctx, f["dst_mem"], f["dst_addr"], jobs * cols, shift)
+            else 0
+        )
+        finish = _nothing if plain else nx.adc_kernel(y, shift, bits, True, y, rescale=not exp)
+        store = partial(np.copyto, dst, y, casting="unsafe")
+        if exp:
+            store = _chain(partial(np.multiply, y, F32(2.0**exp), out=y), store)
+            ctx.folded_scales += 1
+        ctx.leave_float(f["dst_mem"], f["dst_addr"], "i32", jobs * cols, y, exp, store)
+    elif not acc:  # the result goes straight to memory
         finish = adc_to(dst)
+        if copy and out is y:
+            ctx.leave_float(f["dst_mem"], f["dst_addr"], "i32", jobs * cols, y)  # int32(y)
     elif total is not None and total <= INT32_MAX:  # no sum can saturate: int32 adds
-        yi = ctx.scratch.get("mvm.yi", (jobs, cols), np.int32)
         finish = _chain(adc_to(yi), partial(np.add, dst, yi, out=dst))
     else:
-        finish = _chain(adc_to(y), partial(nx.accumulate_i32_into, dst, y))
+        finish = _chain(adc_to(out), partial(nx.accumulate_i32_into, dst, out))
     fallback = generic_step(m, _Ins("xb.mvm", f))
 
     def step() -> None:
@@ -220,12 +219,77 @@ def _mvm(ctx: Context, f):
             ctx.gathered = None
             return fallback()
         if not (reuse and ctx.gathered == gather):
-            np.copyto(x4, src, casting="unsafe")  # the gather, cast to float32
+            load()  # the gather, as float32 or uint8
             ctx.gathered = gather
-        np.matmul(x, arr.window_f32(*window, scaled), out=y)
+        product()
         finish()
 
     return step
+
+
+def _matmul_window(arr, x, window, scaled, y) -> None:
+    np.matmul(x, arr.window_f32(*window, scaled), out=y)
+
+
+def _steady(ctx: Context, arr, window) -> bool:
+    """Whether the window holds the same cells in every run (so a step never falls back)."""
+    r0, c0, rows, cols = window
+    lo = r0 * arr.group.cols + c0
+    hi = (r0 + rows - 1) * arr.group.cols + c0 + cols
+    return arr.cells is not None and ctx.constant(f"A{arr.index}", lo, hi)
+
+
+def _folds(ctx: Context, mem: str, addr: int, count: int, exp: int) -> bool:
+    """Whether the next instruction requantizes the ``count`` int32 values at mem:addr to
+    integers with per-channel scales s that no run changes and that can absorb 2^exp.
+
+    (q · 2^exp) · s and q · (s · 2^exp) are the same real number, rounded once, when s · 2^exp
+    is exact, which scaling up is unless it overflows: then the producer may leave q.
+    """
+    nxt = ctx.next
+    if not exp or nxt is None or nxt.mnemonic != "cl.requant":
+        return False
+    g = nxt.fields
+    if (g["src_mem"], g["src_addr"], g["src_dtype"]) != (mem, addr, "i32"):
+        return False
+    if g["rows"] * g["channels"] != count or g["dst_dtype"] == "f32":
+        return False
+    spans = [_span(g, "scale", 4 * g["channels"])]
+    spans += [_span(g, "bias", 4 * g["channels"])] if g["has_bias"] else []
+    if not all(ctx.constant(*span) for span in spans):
+        return False
+    scale = view(ctx.machine, g["scale_mem"], g["scale_addr"], "f32", (g["channels"],))
+    return _foldable(scale, exp)
+
+
+def _foldable(scale: np.ndarray, exp: int) -> bool:
+    """Whether every finite s of ``scale`` times 2^exp is finite (so the product is exact)."""
+    finite = scale[np.isfinite(scale)]
+    with np.errstate(over="ignore"):
+        return bool(np.isfinite(finite * F32(2.0**exp)).all())
+
+
+def _mvm_product(ctx: Context, f, arr, window, shift, outs):
+    """An `engines` kernel for an xb.mvm whose window no run changes and what it writes, or
+    (None, None).
+
+    Of ``outs`` = (dst, yi, y) it writes the float32 ``y`` (the sums times 2^-shift) under an
+    ADC; else the int32 sums, straight into ``dst`` when nothing is added to it and it can be
+    bound, or into ``yi``.
+    """
+    if not ctx.engines or not _steady(ctx, arr, window):
+        return None, None
+    jobs = f["n_outer"] * f["n_inner"]
+    cells = np.ascontiguousarray(arr.cells[arr.window(*window)])
+    signed = f["src_dtype"] == "i8"
+    key = ("xb.mvm", jobs, signed, shift, cells.tobytes(), cells.shape)
+    kernel = ctx.kernel(key, lambda: engines.mvm_kernel(jobs, cells, signed, shift))
+    if kernel is None:
+        return None, None
+    dst, yi, y = outs
+    if shift is not None:  # float32 sums (times 2^-shift)
+        return kernel, y
+    return kernel, (dst if not f["acc"] and engines.bindable(dst) else yi)
 
 
 INT32_MAX = 2**31 - 1
@@ -265,9 +329,26 @@ def _requant(ctx: Context, f):
         nan = not (np.isfinite(scale).all() and (bias is None or np.isfinite(bias).all()))
     else:
         nan = True  # look for NaN every time: scale or bias change while running
+    integral = f["dst_dtype"] != "f32"
+    copy = ctx.float_of(f["src_mem"], f["src_addr"], f["src_dtype"], rows * ch)
+    # the sign of a zero input cannot show in an integer result; a copy that holds the values
+    # times 2^-exp needs fixed scales that absorb 2^exp exactly (see `_folds`)
+    if integral and copy is not None and (not copy.exp or (fixed and _foldable(scale, copy.exp))):
+        ctx.take()
+        x = copy.buf.reshape(shape)
+        if copy.exp:
+            scale = scale * F32(2.0**copy.exp)
     # an f32 result is computed in place in dst once the constants cannot be clobbered
-    work = dst if f["dst_dtype"] == "f32" and fixed else ctx.scratch.get("work", shape)
-    return nx.requant_kernel(dst, x, scale, bias, f["zp"], f["lo"], f["hi"], work, nan)
+    work = dst if not integral and fixed else ctx.scratch.get("work", shape)
+    lo, hi = f["lo"], f["hi"]
+    drop = False
+    if f["dst_dtype"] in ("i8", "u8") and all(math.isinf(b) or b == int(b) for b in (lo, hi)):
+        # rounded and clamped to whole bounds within the dtype's range, NaN made 0: the cast
+        # changes nothing, so work ends holding exactly the stored integers
+        drop = ctx.dead_after_next()
+        store = partial(np.copyto, dst, work, casting="unsafe") if drop else None
+        ctx.leave_float(f["dst_mem"], f["dst_addr"], f["dst_dtype"], rows * ch, work, 0, store)
+    return nx.requant_kernel(dst, x, scale, bias, f["zp"], lo, hi, work, nan, not drop)
 
 
 def _quant(ctx: Context, f):
@@ -291,14 +372,65 @@ def _dwconv(ctx: Context, f):
     x = view(m, f["src_mem"], f["src_addr"], "i8", (h, w, c))
     wgt = view(m, f["wgt_mem"], f["wgt_addr"], "i8", (kh, kw, c))
     dst = view(m, f["dst_mem"], f["dst_addr"], "i32", (oh, ow, c))
-    fixed = nx.dwconv_weights(wgt, ow) if ctx.constant(*_span(f, "wgt", kh * kw * c)) else None
+    constant = ctx.constant(*_span(f, "wgt", kh * kw * c))
     geometry = (f["stride_h"], f["stride_w"]), (f["pad_t"], f["pad_l"], f["pad_b"], f["pad_r"])
     dil, pad = (f["dil_h"], f["dil_w"]), f["pad_value"]
+    if ctx.engines and constant:  # the weights are baked into the kernel
+        step = _dwconv_kernel(ctx, f, x, wgt, dst, (geometry, dil, pad))
+        if step is not None:
+            return step
+    fixed = nx.dwconv_weights(wgt, ow) if constant else None
 
     def step() -> None:
         wtile = fixed if fixed is not None else nx.dwconv_weights(wgt, ow)
         nx.dwconv(x, wgt, *geometry, dil, pad, out=dst, wtile=wtile)
 
+    return step
+
+
+def _dwconv_kernel(ctx: Context, f, x, wgt, dst, geometry):
+    """The dw.conv step as an `engines` kernel, or None.
+
+    Its input is the float32 copy the previous step left, when there is one; it leaves one of
+    its own result (the float32 sums) when the next instruction requantizes that result to
+    integers, and then stores the int32 sums only if something else may read them.
+    """
+    h, w, c = x.shape
+    count = dst.size
+    copy = ctx.float_of(f["src_mem"], f["src_addr"], "i8", h * w * c)
+    copy = None if copy is None or copy.exp else copy
+    nxt = ctx.next
+    to_float = (
+        nxt is not None
+        and nxt.mnemonic == "cl.requant"
+        and nxt.fields["dst_dtype"] != "f32"
+        and (nxt.fields["src_mem"], nxt.fields["src_addr"]) == (f["dst_mem"], f["dst_addr"])
+        and nxt.fields["src_dtype"] == "i32"
+        and nxt.fields["rows"] * nxt.fields["channels"] == count
+    )
+    drop = to_float and ctx.dead_after_next()
+    weights = wgt.copy()
+    (stride, pads), dil, pad = geometry
+    kinds = (copy is not None, to_float, not drop)  # float in, float out, int32 out
+    key = ("dw.conv", x.shape, weights.tobytes(), geometry, kinds)
+    kernel = ctx.kernel(
+        key, lambda: engines.dwconv_kernel(x.shape, weights, stride, pads, dil, pad, *kinds)
+    )
+    if kernel is None:
+        return None
+    # the float32 sums in xb.mvm's result buffer, never this step's input (only requants leave
+    # int8 copies): one large buffer fewer in the cache
+    yf = ctx.scratch.get("mvm.y", (1, *dst.shape)) if to_float else None
+    xin = x[None] if copy is None else copy.buf.reshape(1, h, w, c)
+    step = kernel.bind(xin, None if drop else dst[None], yf)
+    if step is None:
+        return None
+    ctx.engine_steps += 1
+    if copy is not None:
+        ctx.take()
+    if to_float:
+        store = partial(np.copyto, dst, yf[0], casting="unsafe") if drop else None
+        ctx.leave_float(f["dst_mem"], f["dst_addr"], "i32", count, yf, 0, store)
     return step
 
 

@@ -122,6 +122,9 @@ class Session:
             body,
             lambda space, lo, hi: _untouched(written, space, lo, hi),
             passes=2 if reusable else 1,
+            # Only the outputs are read after the body, so intermediates that just the next step
+            # reads (from its exact float copy) need not be stored.
+            live_out=outputs,
         )
         self._records: list[Record] | None = None  # the body's, once known not to change
         self._report_data: dict | None = None

@@ -1,7 +1,9 @@
 """The simulator's fast paths give exactly what their plain definitions give.
 
 Each test restates a kernel the slow, obvious way (float64 / int64, np.where, per-code unpacking)
-and compares bit patterns with what the simulator computes, special values included.
+and compares bit patterns with what the simulator computes, special values included. The
+onnxruntime kernels (`engines`) are compared with the numpy definitions at their exactness bounds,
+and must refuse to exist just past them.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import numpy as np
 import pytest
 from _simkit import ANALOG, DYNAMIC, machine, put, run
 from imcc.runtime.isa import packing
+from imcc.runtime.sim import engines
 from imcc.runtime.sim import numerics as nx
 
 F32 = np.float32
@@ -124,3 +127,141 @@ def test_wide_products_leave_the_float32_path_and_stay_exact():
     x = np.full((1, 32), 2**20, dtype=np.int32)  # 32 · 2^20 · 7 > 2^24: float64 path
     y = m.evaluate(ANALOG, 0, 0, 2, x, 0)
     assert list(y[0]) == [32 * 2**20 * 7] * 2
+
+
+# --- onnxruntime kernels (engines): exact where the bound says so, absent where it does not -------
+
+
+def _int8(rng, shape, lo=-128, hi=127) -> np.ndarray:
+    a = rng.integers(lo, hi, shape, dtype=np.int8, endpoint=True)
+    flat = a.reshape(-1)
+    flat[: flat.size // 5] = lo  # runs of extremes: the largest products and sums
+    flat[flat.size // 5 : 2 * flat.size // 5] = hi
+    rng.shuffle(flat)
+    return a
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_dwconv_kernels_equal_the_numpy_definition(seed, monkeypatch):
+    rng = np.random.default_rng(seed)
+    # blocks of one output row or a few rows: first, middle and last blocks pad differently
+    monkeypatch.setattr(engines, "DW_BLOCK_ELEMS", int(rng.choice([1, 30, 200, 10**6])))
+    built = 0
+    for _ in range(5):
+        h, w, c = (int(v) for v in rng.integers(1, 10, 3))
+        kh, kw = (int(v) for v in rng.integers(1, 5, 2))
+        stride = tuple(int(v) for v in rng.integers(1, 4, 2))
+        dil = tuple(int(v) for v in rng.integers(1, 3, 2))
+        pads = tuple(int(v) for v in rng.integers(0, 3, 4))
+        pad = int(rng.choice([0, -128, 127, int(rng.integers(-128, 128))]))
+        if nx.out_size(h, kh, stride[0], pads[0], pads[2], dil[0]) < 1:
+            continue
+        if nx.out_size(w, kw, stride[1], pads[1], pads[3], dil[1]) < 1:
+            continue
+        x, wgt = _int8(rng, (h, w, c)), _int8(rng, (kh, kw, c))
+        want = nx.dwconv(x, wgt, stride, pads, dil, pad)[None]
+        for float_in, float_out in ((False, False), (True, True)):
+            k = engines.dwconv_kernel((h, w, c), wgt, stride, pads, dil, pad, float_in, float_out)
+            assert k is not None, (h, w, c, kh, kw, stride, pads, dil, pad)
+            built += 1
+            feed = x[None].astype(F32) if float_in else x[None]
+            y = np.empty(want.shape, np.int32)
+            yf = np.empty(want.shape, F32)
+            k.bind(feed, y, yf if float_out else None)()
+            assert np.array_equal(y, want)
+            if float_out:
+                assert np.array_equal(yf, want.astype(F32))
+    assert built
+
+
+def test_dwconv_kernels_whose_row_blocks_read_padding_only_run_as_one_block(monkeypatch):
+    monkeypatch.setattr(engines, "DW_BLOCK_ELEMS", 1)  # one block per output row
+    x = _int8(np.random.default_rng(5), (2, 3, 4))
+    wgt = _int8(np.random.default_rng(6), (1, 2, 4))
+    # 3 rows of padding above: output rows 0..2 read nothing but padding
+    for pad in (0, 9):
+        k = engines.dwconv_kernel(x.shape, wgt, (1, 1), (3, 1, 1, 0), (1, 1), pad)
+        assert len(k.blocks) == 1
+        want = nx.dwconv(x, wgt, (1, 1), (3, 1, 1, 0), (1, 1), pad)
+        assert np.array_equal(k(x[None])[0][0], want)
+    tall = _int8(np.random.default_rng(7), (2, 2, 4))
+    k = engines.dwconv_kernel(x.shape, tall, (1, 1), (0, 1, 1, 0), (1, 1), 0)
+    assert len(k.blocks) == 2  # row 1 reads input row 1 and a padded row
+    want = nx.dwconv(x, tall, (1, 1), (0, 1, 1, 0), (1, 1), 0)
+    assert np.array_equal(k(x[None])[0][0], want)
+
+
+def test_dwconv_kernels_stop_at_the_float32_bound():
+    # 32 x 32 taps of (-128) · (-128): the sum is exactly 2^24, the largest exact one
+    x = np.full((32, 32, 2), -128, np.int8)
+    wgt = np.full((32, 32, 2), -128, np.int8)
+    k = engines.dwconv_kernel(x.shape, wgt, (1, 1), (0, 0, 0, 0), (1, 1), 0)
+    assert k is not None
+    assert np.array_equal(k(x[None])[0], np.full((1, 1, 1, 2), 2**24, np.int32))
+    # one more row of taps could pass 2^24: no kernel (the numpy path is exact in int32)
+    tall = np.full((33, 32, 2), -128, np.int8)
+    assert not engines.dwconv_exact(33, 32, 128)
+    assert engines.dwconv_kernel((33, 32, 2), tall, (1, 1), (0, 0, 0, 0), (1, 1), 0) is None
+    # the bound uses the actual weights: small ones allow large windows
+    assert engines.dwconv_kernel((33, 32, 2), tall // 64, (1, 1), (0, 0, 0, 0), (1, 1), 0)
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_mvm_kernels_equal_exact_integer_products(signed):
+    rng = np.random.default_rng(int(signed))
+    for _ in range(8):
+        jobs, rows, cols = (int(v) for v in rng.integers(1, 40, 3))
+        wmax = int(rng.choice([1, 7, 64]))
+        cells = _int8(rng, (rows, cols), -wmax, wmax)
+        x = _int8(rng, (jobs, rows)) if signed else _int8(rng, (jobs, rows)).view(np.uint8)
+        exact = x.astype(np.int64) @ cells.astype(np.int64)
+        xu = (x.view(np.uint8) ^ np.uint8(0x80)) if signed else x
+        for shift in (None, 0, int(rng.integers(1, 12))):
+            k = engines.mvm_kernel(jobs, cells, signed, shift)
+            assert k is not None
+            if shift is None:
+                out, want = np.empty((jobs, cols), np.int32), exact.astype(np.int32)
+            else:
+                out, want = np.empty((jobs, cols), F32), (exact * 2.0**-shift).astype(F32)
+            k.bind({"x": np.ascontiguousarray(xu)}, {"y": out})()
+            assert np.array_equal(out, want)
+
+
+def test_mvm_kernels_are_refused_beyond_their_exactness_bounds():
+    cells = np.full((16, 4), 65, np.int8)  # 2 · 255 · 65 > 32767: int16 pair sums could saturate
+    assert not engines.mvm_exact(16, True, 65, False)
+    assert engines.mvm_kernel(3, cells, True, None) is None
+    assert engines.mvm_kernel(3, cells - 1, True, None) is not None  # 64 is fine
+    # float32 output needs |sum| <= 2^24: 3000 rows of 255 · 32 are above, of 128 · 32 below
+    assert not engines.mvm_exact(3000, False, 32, True) and engines.mvm_exact(3000, True, 32, True)
+    assert engines.mvm_exact(3000, False, 32, False)  # int32 output: fine
+
+
+def test_kernels_refuse_buffers_they_cannot_bind():
+    k = engines.mvm_kernel(2, np.ones((4, 3), np.int8), False, None)
+    raw = np.zeros(64, np.uint8)
+    misaligned = raw[1:25].view(np.int32).reshape(2, 3)
+    strided = np.zeros((2, 6), np.int32)[:, ::2]
+    x = np.zeros((2, 4), np.uint8)
+    assert k.bind({"x": x}, {"y": misaligned}) is None
+    assert k.bind({"x": x}, {"y": strided}) is None
+    assert k.bind({"x": x}, {"y": np.zeros((2, 3), np.int32)}) is not None
+
+
+def test_requant_of_a_float_copy_equals_requant_of_the_integers():
+    rng = np.random.default_rng(4)
+    x = rng.integers(-300, 300, (40, 6)).astype(np.int32)
+    x[:5] = 0
+    copy = x.astype(F32)
+    copy[:5] = -0.0  # a producer's float copy may hold -0.0 for 0
+    with np.errstate(all="ignore"):
+        for _ in range(30):
+            scale = (rng.standard_normal(6) * 0.3).astype(F32)
+            bias = (rng.standard_normal(6) * 2).astype(F32)
+            bias[rng.random(6) < 0.3] = -0.0
+            if rng.random() < 0.3:
+                scale[rng.integers(6)] = rng.choice(SPECIAL)
+            bias = None if rng.random() < 0.3 else bias
+            for dtype in ("int8", "uint8", "int32"):
+                args = (scale, bias, int(rng.integers(-3, 3)), -50.0, 100.0, dtype)
+                assert np.array_equal(nx.requant(copy, *args), nx.requant(x, *args))

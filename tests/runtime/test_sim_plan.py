@@ -1,7 +1,9 @@
 """Compiled steps (`plan`) compute exactly what the plain semantics compute, byte for byte.
 
 Each test runs instructions on two machines with the same random memory: one through
-`semantics.execute`, one through `plan.compile_body`'s steps, and compares every memory byte.
+`semantics.execute`, one through `plan.compile_body`'s steps, and compares every memory byte:
+numpy steps, onnxruntime kernels, steps reading the previous step's float copy, and steps that
+leave out a store only the next step would read (those bytes must keep their old value).
 The byte-set arithmetic of the session's dataflow analysis is checked against boolean masks.
 """
 
@@ -12,8 +14,8 @@ import pytest
 from _simkit import ANALOG, DIGITAL, DYNAMIC, machine, program
 from imcc.runtime.isa.encoding import Instr
 from imcc.runtime.isa.program import Const, Tensor
+from imcc.runtime.sim import engines, run_program
 from imcc.runtime.sim import numerics as nx
-from imcc.runtime.sim import run_program
 from imcc.runtime.sim.dataflow import ByteSet, overlaps
 from imcc.runtime.sim.footprint import Range, footprint
 from imcc.runtime.sim.plan import compile_body
@@ -38,19 +40,43 @@ def _twins(seed: int, mode: str = "adc"):
     return ms
 
 
-def _same_after(instrs, seed: int, mode: str = "adc", constant=lambda *a: False) -> None:
-    """Run ``instrs`` (mnemonic, fields) both ways and compare all memory."""
+def _same_after(
+    instrs,
+    seed: int,
+    mode: str = "adc",
+    constant=lambda *a: False,
+    kernels=None,
+    setup=None,
+    live_out=None,
+    dead=(),
+):
+    """Run ``instrs`` (mnemonic, fields) both ways, compare all memory; return the context.
+
+    ``kernels``: `compile_body`'s ``engines``. ``setup(machine)`` stores chosen values over the
+    random memory of both machines.
+    ``live_out``: passed to `compile_body`; the byte ranges ``dead`` (space, lo, hi) are then
+    compared with their initial bytes instead: the steps must not have written them.
+    """
     plain, compiled = _twins(seed, mode)
+    for m in (plain, compiled) if setup else ():
+        setup(m)
+    before = {mem: compiled.mem[mem].copy() for mem in ("L1", "L2")}
     ins = [Instr.make(mn, f) for mn, f in instrs]
     fps = [footprint(i, plain.target) for i in ins]
-    steps, _ = compile_body(compiled, ins, fps, constant)
+    steps, ctx = compile_body(compiled, ins, fps, constant, engines=kernels, live_out=live_out)
     with np.errstate(all="ignore"):
-        for i in ins:
-            execute(plain, i)
-        for step in steps:
-            step()
+        for _ in range(2):  # twice: the second run starts from what the first left everywhere
+            for i in ins:
+                execute(plain, i)
+            for step in steps:
+                step()
     for mem in ("L1", "L2"):
-        assert np.array_equal(plain.mem[mem], compiled.mem[mem]), mem
+        want = plain.mem[mem].copy()
+        for space, lo, hi in dead:
+            if space == mem:
+                want[lo:hi] = before[mem][lo:hi]
+        assert np.array_equal(want, compiled.mem[mem]), mem
+    return ctx
 
 
 def _mvm(array=ANALOG, rows=32, cols=32, jobs=6, src=0, dst=4096, **kw):
@@ -72,10 +98,13 @@ def _mvm(array=ANALOG, rows=32, cols=32, jobs=6, src=0, dst=4096, **kw):
     return "xb.mvm", {**fields, **kw}
 
 
+@pytest.mark.parametrize("fixed", [False, True], ids=["numpy", "kernels"])
 @pytest.mark.parametrize("mode", ["ideal", "adc"])
 @pytest.mark.parametrize("seed", range(3))
-def test_mvm_steps(mode, seed):
+def test_mvm_steps(mode, seed, fixed):
+    # fixed: the arrays count as constant, so windows within the bounds run onnxruntime kernels
     rng = np.random.default_rng(seed)
+    kernels = 0
     for _ in range(12):
         array = int(rng.choice([ANALOG, DYNAMIC, DIGITAL]))
         size = 16 if array == DYNAMIC else 32
@@ -97,10 +126,13 @@ def test_mvm_steps(mode, seed):
             "n_outer": int(rng.integers(1, 3)),
             "outer_stride": 300,
             "dst_stride": 4 * cols + 4 * int(rng.integers(0, 3)),
+            "dst": 4096 + int(rng.choice([0, 0, 1, 2])),  # int32 results at odd addresses too
         }
         first = _mvm(**{**fields, "acc": False})
-        again = _mvm(**{**fields, "acc": True})  # the same gather: reuses the float inputs
-        _same_after([first, again, again], seed, mode)
+        again = _mvm(**{**fields, "acc": True})  # the same gather: reuses the gathered inputs
+        ctx = _same_after([first, again, again], seed, mode, constant=lambda *a: fixed)
+        kernels += ctx.engine_steps
+    assert (kernels > 0) == fixed
 
 
 @pytest.mark.parametrize("start", [2**31 - 5, -(2**31) + 5])
@@ -220,6 +252,8 @@ def test_quant_and_eltwise_steps():
 def test_dwconv_steps(seed, monkeypatch):
     rng = np.random.default_rng(seed)
     monkeypatch.setattr(nx, "_DW_BLOCK", int(rng.choice([1, 40, 500])))  # many blocks
+    monkeypatch.setattr(engines, "DW_BLOCK_ELEMS", int(rng.choice([1, 40, 500])))
+    kernels = 0
     for _ in range(6):
         h, w, c = (int(v) for v in rng.integers(1, 12, 3))
         kh, kw = (int(v) for v in rng.integers(1, 4, 2))
@@ -229,7 +263,7 @@ def test_dwconv_steps(seed, monkeypatch):
             "wgt_mem": "L2",
             "wgt_addr": 0,
             "dst_mem": "L1",
-            "dst_addr": 2048,
+            "dst_addr": 2048 + int(rng.choice([0, 0, 2])),  # misaligned: the numpy path
             "h": h,
             "w": w,
             "c": c,
@@ -249,8 +283,178 @@ def test_dwconv_steps(seed, monkeypatch):
             footprint(Instr.make("dw.conv", f), TINY)
         except Exception:
             continue
-        _same_after([("dw.conv", f)], seed, constant=lambda *a: True)
-        _same_after([("dw.conv", f)], seed)
+        # constant weights: an onnxruntime kernel (when the output is aligned)
+        kernels += _same_after([("dw.conv", f)], seed, constant=lambda *a: True).engine_steps
+        assert _same_after([("dw.conv", f)], seed).engine_steps == 0
+    assert kernels > 0
+
+
+def _chain(rq1=None, rq2=None, dw=None):
+    """xb.mvm → cl.requant (int8) → dw.conv → cl.requant (int8) → cl.requant (f32), in L2:
+    each step may read the float32 copy of its input that the step before left."""
+    h, w, c, jobs, rows = 6, 5, 32, 30, 24
+    mvm = _mvm(rows=rows, cols=c, jobs=jobs, src_mem="L2", dst_mem="L2", dst=1024, adc_shift=4)
+    requant = {"src_dtype": "i32", "dst_dtype": "i8", "rows": jobs, "channels": c, "zp": 0}
+    requant.update(src_mem="L2", dst_mem="L2", scale_mem="L1", bias_mem="L1", has_bias=True)
+    first = {**requant, "src_addr": 1024, "dst_addr": 5120, "lo": 0.0, "hi": 127.0}
+    first = {**first, "scale_addr": 0, "bias_addr": 128, **(rq1 or {})}
+    conv = {"src_mem": "L2", "src_addr": 5120, "wgt_mem": "L1", "wgt_addr": 512}
+    conv.update(dst_mem="L2", dst_addr=6144, h=h, w=w, c=c, kh=3, kw=3)
+    conv = {**conv, "pad_t": 1, "pad_l": 1, "pad_b": 1, "pad_r": 1, **(dw or {})}
+    second = {**requant, "src_addr": 6144, "dst_addr": 10240, "lo": -128.0, "hi": 127.0}
+    second = {**second, "scale_addr": 256, "bias_addr": 384, **(rq2 or {})}
+    last = {**requant, "src_dtype": "i8", "src_addr": 10240, "dst_dtype": "f32"}
+    last.update(dst_addr=11264, scale_addr=0, bias_addr=0, has_bias=False, lo=-np.inf, hi=np.inf)
+    return [
+        mvm,
+        ("cl.requant", first),
+        ("dw.conv", conv),
+        ("cl.requant", second),
+        ("cl.requant", last),
+    ]
+
+
+def _chain_constants(m) -> None:
+    rng = np.random.default_rng(9)
+    m.store("L2", 0, rng.integers(-128, 128, 30 * 24), "i8")
+    m.store("L1", 0, np.full(32, 2.0**-3, F32), "f32")  # rq1 clips: |q · 2^4 · 2^-3| <= 256
+    m.store("L1", 128, rng.normal(0, 8, 32).astype(F32), "f32")
+    m.store("L1", 256, rng.uniform(1e-3, 2e-2, 32).astype(F32), "f32")
+    m.store("L1", 384, np.where(rng.random(32) < 0.3, -0.0, rng.normal(0, 30, 32)), "f32")
+    m.store("L1", 512, rng.integers(-128, 128, 9 * 32), "i8")
+
+
+@pytest.mark.parametrize(
+    "change, fused",
+    [
+        ({}, 3),  # the requants read the float32 results of mvm and dw.conv, dw.conv that of rq1
+        ({"rq1": {"hi": 126.5}}, 2),  # not whole: the stored int8 differs from the float value
+        ({"rq1": {"dst_dtype": "u8", "hi": 255.0}}, 2),  # dw.conv reads int8, not uint8
+        ({"rq2": {"dst_dtype": "f32", "lo": -np.inf, "hi": np.inf}}, 2),  # -0.0 would show
+        ({"rq2": {"src_addr": 6148, "rows": 29}}, 2),  # not the bytes dw.conv wrote
+        ({"dw": {"pad_value": -3, "stride_w": 2}, "rq2": {"rows": 18}}, 3),
+    ],
+)
+def test_steps_read_the_float_copies_their_producers_leave(change, fused):
+    instrs = _chain(**change)
+    ctx = _same_after(instrs, 0, constant=lambda *a: True, setup=_chain_constants)
+    assert (ctx.engine_steps, ctx.fused_steps) == (2, fused)
+    # without kernels only the requant after the mvm can fuse (its ADC output is float32)
+    ctx = _same_after(instrs, 0, constant=lambda *a: True, setup=_chain_constants, kernels=False)
+    assert (ctx.engine_steps, ctx.fused_steps) == (0, 1)
+    # a window that runs may rewrite: no float copy (its step could fall back)
+    ctx = _same_after(instrs, 0, setup=_chain_constants, kernels=False)
+    assert ctx.fused_steps == 0
+
+
+# the chain's intermediates and result: acc1, hq, acc2, d, p
+ACC1, HQ, ACC2 = ("L2", 1024, 1024 + 3840), ("L2", 5120, 5120 + 960), ("L2", 6144, 6144 + 3840)
+D, P = ("L2", 10240, 10240 + 960), ("L2", 11264, 11264 + 3840)
+
+
+@pytest.mark.parametrize("kernels", [True, False])
+def test_results_only_the_next_step_reads_are_not_stored(kernels):
+    # with the body's outputs known, acc1, hq and acc2 are read by their next step alone, from
+    # its float copy: never stored (d is stored just before the f32 requant, which reads
+    # memory); the requant after the mvm takes q and scales by s · 2^4 itself
+    kw = {"constant": lambda *a: True, "setup": _chain_constants, "kernels": kernels}
+    dead = (ACC1, HQ, ACC2) if kernels else (ACC1,)
+    ctx = _same_after(_chain(), 0, live_out=[P], dead=dead, **kw)
+    if kernels:
+        assert (ctx.fused_steps, ctx.dropped_stores, ctx.folded_scales) == (3, 4, 1)
+    else:  # without kernels dw.conv reads memory: hq is stored just before it
+        assert (ctx.fused_steps, ctx.dropped_stores, ctx.folded_scales) == (1, 3, 1)
+    # what a later step or the body's reader reads is stored
+    ctx = _same_after(_chain(), 0, live_out=[P, ACC2], dead=dead[:2], **kw)
+    assert ctx.dropped_stores == 3  # acc1, hq, d
+    everything = [("L1", 0, 16384), ("L2", 0, 65536)]
+    assert _same_after(_chain(), 0, live_out=everything, **kw).dropped_stores == 0
+    assert _same_after(_chain(), 0, **kw).dropped_stores == 0  # outputs unknown
+
+
+def test_a_later_reader_keeps_the_store_and_a_scale_that_would_overflow_is_not_folded():
+    instrs = _chain()
+    reread = {**instrs[1][1], "dst_addr": 12800}  # reads acc1 again, two steps after the mvm
+    ctx = _same_after(
+        [*instrs[:3], ("cl.requant", reread)],
+        0,
+        constant=lambda *a: True,
+        setup=_chain_constants,
+        live_out=[("L2", 12800, 12800 + 960)],
+        dead=(HQ,),
+    )
+    assert (ctx.dropped_stores, ctx.folded_scales) == (1, 0)  # hq only (dw.conv: no reader)
+
+    def huge(m):
+        _chain_constants(m)
+        m.store("L1", 0, np.full(32, 3e37, F32), "f32")  # 3e37 · 2^4 overflows float32
+
+    kw = {"constant": lambda *a: True, "setup": huge, "live_out": [P]}
+    ctx = _same_after(_chain(), 0, dead=(ACC1, HQ, ACC2), **kw)
+    assert (ctx.dropped_stores, ctx.folded_scales, ctx.fused_steps) == (4, 0, 3)
+    # scales that may change between runs cannot absorb 2^4: the mvm leaves q · 2^4 in y
+    # (and dw.conv, whose weights may change too, reads memory: hq is stored before it)
+    kw.update(setup=_chain_constants, constant=lambda space, lo, hi: space != "L1")
+    ctx = _same_after(_chain(), 0, dead=(ACC1,), **kw)
+    assert (ctx.dropped_stores, ctx.folded_scales, ctx.fused_steps) == (3, 0, 1)
+
+
+def test_a_next_step_reading_the_result_otherwise_keeps_the_store():
+    # the requant after the mvm takes its bias from acc1's first bytes, read from memory
+    instrs = _chain(rq1={"bias_mem": "L2", "bias_addr": 1024})
+    ctx = _same_after(
+        instrs,
+        0,
+        constant=lambda space, lo, hi: space != "L2",
+        setup=_chain_constants,
+        live_out=[P],
+        dead=(HQ, ACC2),
+    )
+    assert (ctx.fused_steps, ctx.dropped_stores) == (3, 3)  # hq, acc2 and d, not acc1
+
+
+def test_a_dropped_store_is_made_before_a_step_that_reads_memory():
+    # the requant after the mvm writes f32: it cannot take the float copy, so acc1 is stored
+    # just before it (q · 2^4: the mvm did not leave q, the requant's result is not integral)
+    instrs = _chain(rq1={"dst_dtype": "f32", "lo": -np.inf, "hi": np.inf})[:2]
+    ctx = _same_after(instrs, 0, constant=lambda *a: True, setup=_chain_constants, live_out=[HQ])
+    assert (ctx.fused_steps, ctx.dropped_stores, ctx.folded_scales) == (0, 1, 0)
+
+
+def test_float_results_never_read_float_copies():
+    # the ADC leaves -0.0 where it rounds small negative sums to 0; a float32 requant of the
+    # copy would keep that sign (−0 · s + −0 = −0), of the int32 zero it would not
+    mvm = _mvm(rows=24, cols=32, jobs=30, src_mem="L2", dst_mem="L2", dst=1024, adc_shift=6)
+    requant = {"src_mem": "L2", "src_addr": 1024, "src_dtype": "i32", "dst_mem": "L2"}
+    requant.update(dst_addr=8192, dst_dtype="f32", rows=30, channels=32, zp=0, lo=-1e9, hi=1e9)
+    requant.update(scale_mem="L1", scale_addr=0, bias_mem="L1", bias_addr=128, has_bias=True)
+
+    def setup(m):
+        m.store("L2", 0, np.random.default_rng(1).integers(-128, 128, 30 * 24), "i8")
+        m.store("L1", 0, np.full(32, 0.25, F32), "f32")
+        m.store("L1", 128, np.full(32, -0.0, F32), "f32")
+
+    ctx = _same_after([mvm, ("cl.requant", requant)], 0, constant=lambda *a: True, setup=setup)
+    assert (ctx.engine_steps, ctx.fused_steps) == (1, 0)
+
+
+def test_int32_requants_leave_no_float_copy():
+    # saturating to int32 happens outside the float32 work buffer: values beyond 2^31 and NaN
+    # are stored clamped and as 0, while the buffer keeps them
+    base = {"src_mem": "L2", "dst_mem": "L2", "rows": 8, "channels": 16, "zp": 0, "lo": -np.inf}
+    base.update(hi=np.inf, scale_mem="L1", scale_addr=0, bias_mem="L1", bias_addr=0)
+    wide = {**base, "src_addr": 0, "src_dtype": "i8", "dst_addr": 1024, "dst_dtype": "i32"}
+    narrow = {**base, "src_addr": 1024, "src_dtype": "i32", "dst_addr": 2048, "dst_dtype": "i8"}
+
+    def setup(m):
+        m.store("L2", 0, np.arange(-64, 64), "i8")
+        scale = np.full(16, 3e8, F32)
+        scale[3] = np.nan
+        m.store("L1", 0, scale, "f32")
+
+    wide["has_bias"] = narrow["has_bias"] = False
+    ctx = _same_after([("cl.requant", wide), ("cl.requant", narrow)], 0, setup=setup)
+    assert ctx.fused_steps == 0
 
 
 def test_gelu_dma_and_copy_steps():
