@@ -24,8 +24,12 @@ TOOLS = {
     "imcc-objdump": "imcc.runtime.tools.objdump",
     "filecheck": "filecheck",
 }
-_TOOL_RE = re.compile(r"(?<![\w./-])(" + "|".join(re.escape(t) for t in sorted(TOOLS, key=len, reverse=True)) + r")(?![\w.-])")
-_PRELUDE = "set -o pipefail\nnot() { if \"$@\"; then return 1; else return 0; fi; }\n"
+_TOOL_RE = re.compile(
+    r"(?<![\w./-])("
+    + "|".join(re.escape(t) for t in sorted(TOOLS, key=len, reverse=True))
+    + r")(?![\w.-])"
+)
+_PRELUDE = 'set -o pipefail\nnot() { if "$@"; then return 1; else return 0; fi; }\n'
 
 
 def pytest_collect_file(parent, file_path):

@@ -73,7 +73,9 @@ class FuncOp(IROp):
     def verify_(self) -> None:
         ftype = self.function_type
         if not isinstance(ftype, FunctionType):
-            raise VerificationError("'func.func' function_type must be a function type", self.location)
+            raise VerificationError(
+                "'func.func' function_type must be a function type", self.location
+            )
         if not self.regions[0].blocks:
             raise VerificationError("'func.func' needs a body", self.location)
         arg_types = tuple(a.type for a in self.body.args)

@@ -58,7 +58,9 @@ class AddOp(IROp):
     def verify_(self) -> None:
         types = {self.operands[0].type, self.operands[1].type, self.results[0].type}
         if len(types) != 1:
-            raise VerificationError("'test.add' operands and result must have one type", self.location)
+            raise VerificationError(
+                "'test.add' operands and result must have one type", self.location
+            )
 
     def fold(self, consts: list[Attribute | None]):
         if any(c is None for c in consts):

@@ -228,7 +228,9 @@ class Block:
     """An ordered list of operations with typed block arguments."""
 
     def __init__(self, arg_types: Sequence[Type] = ()):
-        self.args: list[BlockArgument] = [BlockArgument(t, self, i) for i, t in enumerate(arg_types)]
+        self.args: list[BlockArgument] = [
+            BlockArgument(t, self, i) for i, t in enumerate(arg_types)
+        ]
         self.ops: list[Operation] = []
         self.parent: Region | None = None
 

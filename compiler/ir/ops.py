@@ -221,7 +221,9 @@ class IROp(Operation):
             if d is None:
                 if "." in key or self.allow_undeclared_attrs:
                     continue
-                raise VerificationError(f"'{self.name}' has unknown attribute '{key}'", self.location)
+                raise VerificationError(
+                    f"'{self.name}' has unknown attribute '{key}'", self.location
+                )
             if not isinstance(value, d.kind):
                 kinds = d.kind if isinstance(d.kind, tuple) else (d.kind,)
                 names = " or ".join(k.__name__ for k in kinds)

@@ -47,7 +47,6 @@ from .types import (
     i1,
     i64,
     index,
-    none,
     numpy_dtype,
 )
 
@@ -60,7 +59,9 @@ def grammar_text() -> str:
 def _lark() -> lark.Lark:
     # The grammar is checked for terminal collisions with strict=True in the tests (that needs the
     # optional 'interegular' package); parsing itself behaves the same without it.
-    return lark.Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    return lark.Lark(
+        grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True
+    )
 
 
 _DIMS_RE = re.compile(r"(?:(?:[0-9]+|\?)x)*")
@@ -188,9 +189,15 @@ class _Builder:
         rest = [c for c in rest if c is not None]
         ftype_tree = next(c for c in rest if isinstance(c, lark.Tree) and c.data == "function_type")
         uses = [c for c in rest if isinstance(c, lark.Tree) and c.data == "value_use"]
-        region_tree = next((c for c in rest if isinstance(c, lark.Tree) and c.data == "regions"), None)
-        attr_tree = next((c for c in rest if isinstance(c, lark.Tree) and c.data == "attr_dict"), None)
-        loc_tree = next((c for c in rest if isinstance(c, lark.Tree) and c.data == "location"), None)
+        region_tree = next(
+            (c for c in rest if isinstance(c, lark.Tree) and c.data == "regions"), None
+        )
+        attr_tree = next(
+            (c for c in rest if isinstance(c, lark.Tree) and c.data == "attr_dict"), None
+        )
+        loc_tree = next(
+            (c for c in rest if isinstance(c, lark.Tree) and c.data == "location"), None
+        )
 
         op_name = unescape(str(name_tok))
         cls = lookup_op(op_name)
@@ -218,7 +225,9 @@ class _Builder:
         if cls is not None:
             op = cls(operands, list(ftype.results), attributes, regions, location)
         else:
-            op = Operation(operands, list(ftype.results), attributes, regions, location, name=op_name)
+            op = Operation(
+                operands, list(ftype.results), attributes, regions, location, name=op_name
+            )
         self.bind_results(results, op, ftype_tree)
         return op
 
@@ -230,7 +239,8 @@ class _Builder:
             declared += int(count) if count is not None else 1
         if declared != len(op.results):
             raise self.error(
-                f"'{op.name}' defines {declared} result(s) but its type lists {len(op.results)}", where
+                f"'{op.name}' defines {declared} result(s) but its type lists {len(op.results)}",
+                where,
             )
         pos = 0
         for group in groups:
@@ -384,7 +394,8 @@ class _Builder:
             raise self.error(f"bad dense literal for {t}: {exc}", where) from None
         if arr.shape != t.shape:
             raise self.error(
-                f"dense literal has shape {list(arr.shape)} but the type says {list(t.shape)}", where
+                f"dense literal has shape {list(arr.shape)} but the type says {list(t.shape)}",
+                where,
             )
         return DenseElementsAttr(arr, t)
 
@@ -428,7 +439,9 @@ def _dialect_thing(text: str, cls):
     return cls(dialect, name, body[:-1] if sep else None)
 
 
-def parse_ops(source: str, filename: str = "<string>", allow_unregistered: bool = False) -> list[Operation]:
+def parse_ops(
+    source: str, filename: str = "<string>", allow_unregistered: bool = False
+) -> list[Operation]:
     """Parse text into a list of top-level ops."""
     try:
         tree = _lark().parse(source)
@@ -439,7 +452,9 @@ def parse_ops(source: str, filename: str = "<string>", allow_unregistered: bool 
     return _Builder(filename, source, allow_unregistered).build(tree)
 
 
-def parse_module(source: str, filename: str = "<string>", allow_unregistered: bool = False) -> ModuleOp:
+def parse_module(
+    source: str, filename: str = "<string>", allow_unregistered: bool = False
+) -> ModuleOp:
     """Parse text into a module; top-level ops other than one ``builtin.module`` get wrapped in one."""
     ops = parse_ops(source, filename, allow_unregistered)
     if len(ops) == 1 and isinstance(ops[0], ModuleOp):

@@ -92,7 +92,9 @@ def format_key(key: str) -> str:
 class Printer:
     """Prints ops; create one per output so that value numbering and resources are consistent."""
 
-    def __init__(self, debuginfo: bool = False, inline_limit: int = 16, elide_resources: bool = False):
+    def __init__(
+        self, debuginfo: bool = False, inline_limit: int = 16, elide_resources: bool = False
+    ):
         self.debuginfo = debuginfo
         self.inline_limit = inline_limit
         self.elide_resources = elide_resources
@@ -161,7 +163,12 @@ class Printer:
         for i, block in enumerate(region.blocks):
             if i > 0 or block.args:
                 args = ", ".join(f"{self.value_ref(a)}: {a.type}" for a in block.args)
-                w("  " * indent + f"^{labels[id(block)]}" + (f"({args})" if block.args else "") + ":\n")
+                w(
+                    "  " * indent
+                    + f"^{labels[id(block)]}"
+                    + (f"({args})" if block.args else "")
+                    + ":\n"
+                )
             for op in block.ops:
                 self.print_op(op, indent + 1)
         w("  " * indent + "}")

@@ -63,7 +63,9 @@ class PatternRewriter:
         if isinstance(new_values, Operation):
             new_values = new_values.results
         if len(new_values) != len(op.results):
-            raise ValueError(f"replacing {op.name}: {len(new_values)} values for {len(op.results)} results")
+            raise ValueError(
+                f"replacing {op.name}: {len(new_values)} values for {len(op.results)} results"
+            )
         for old, new in zip(op.results, new_values):
             self.replace_all_uses_with(old, new)
         self.erase_op(op)

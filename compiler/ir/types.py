@@ -178,7 +178,9 @@ def from_numpy_dtype(dtype: np.dtype) -> Type:
 
 def tensor(shape, element_type: Type) -> RankedTensorType:
     """Shorthand constructor: ``tensor((1, 3), f32)``."""
-    return RankedTensorType(tuple(None if d is None or d < 0 else int(d) for d in shape), element_type)
+    return RankedTensorType(
+        tuple(None if d is None or d < 0 else int(d) for d in shape), element_type
+    )
 
 
 def is_float(t: Type) -> bool:

@@ -47,7 +47,9 @@ def _verify_block(parent: Operation, block: Block, visible: set[int]) -> None:
             visible.add(id(r))
     if not parent.has_trait(NoTerminator) and type(parent) is not Operation:
         last = block.terminator
-        needs = any(op.has_trait(Terminator) for op in block.ops) or _region_needs_terminator(parent)
+        needs = any(op.has_trait(Terminator) for op in block.ops) or _region_needs_terminator(
+            parent
+        )
         if needs and (last is None or not last.has_trait(Terminator)):
             raise VerificationError(
                 f"block in '{parent.name}' must end with a terminator", parent.location

@@ -54,7 +54,9 @@ class CSEPass(Pass):
     name = "cse"
     summary = "Eliminate common subexpressions among pure ops"
 
-    max_iter: int = field(default=1, metadata={"help": "repeat until nothing changes, at most this often"})
+    max_iter: int = field(
+        default=1, metadata={"help": "repeat until nothing changes, at most this often"}
+    )
 
     def __post_init__(self):
         if self.max_iter < 1:

@@ -47,7 +47,9 @@ class PassManager:
                     ins.after_failure(p, module)
                 if isinstance(exc, PassFailure):
                     raise
-                raise type(exc)(f"{exc.message} [after pass '{p.name}']", exc.loc, exc.source) from None
+                raise type(exc)(
+                    f"{exc.message} [after pass '{p.name}']", exc.loc, exc.source
+                ) from None
             changed_any |= changed
             for ins in self.instruments:
                 ins.after_pass(p, module, changed)

@@ -11,7 +11,7 @@ import difflib
 import re
 
 from ..ir.diagnostics import FileLineColLoc, IRError
-from .pass_base import Pass, PASS_REGISTRY, lookup_pass
+from .pass_base import PASS_REGISTRY, Pass, lookup_pass
 
 _ITEM_RE = re.compile(r"\s*([A-Za-z0-9_.\-]+)\s*(\{([^{}]*)\})?\s*$")
 

@@ -33,23 +33,51 @@ class ArgumentParser(argparse.ArgumentParser):
 
 def add_pass_manager_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("IR printing and pass instrumentation")
-    g.add_argument("--print-ir-before", metavar="PASSES", default="",
-                   help="print the IR (stderr) before these comma-separated passes")
-    g.add_argument("--print-ir-after", metavar="PASSES", default="",
-                   help="print the IR (stderr) after these comma-separated passes")
-    g.add_argument("--print-ir-before-all", action="store_true", help="print the IR before every pass")
-    g.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass")
-    g.add_argument("--print-ir-after-change", action="store_true",
-                   help="print the IR after every pass that changed it")
-    g.add_argument("--print-ir-after-failure", action="store_true",
-                   help="print the IR after a pass that failed")
-    g.add_argument("--dump-ir-dir", metavar="DIR",
-                   help="write the IR before the pipeline and after every pass to numbered files in DIR")
+    g.add_argument(
+        "--print-ir-before",
+        metavar="PASSES",
+        default="",
+        help="print the IR (stderr) before these comma-separated passes",
+    )
+    g.add_argument(
+        "--print-ir-after",
+        metavar="PASSES",
+        default="",
+        help="print the IR (stderr) after these comma-separated passes",
+    )
+    g.add_argument(
+        "--print-ir-before-all", action="store_true", help="print the IR before every pass"
+    )
+    g.add_argument(
+        "--print-ir-after-all", action="store_true", help="print the IR after every pass"
+    )
+    g.add_argument(
+        "--print-ir-after-change",
+        action="store_true",
+        help="print the IR after every pass that changed it",
+    )
+    g.add_argument(
+        "--print-ir-after-failure",
+        action="store_true",
+        help="print the IR after a pass that failed",
+    )
+    g.add_argument(
+        "--dump-ir-dir",
+        metavar="DIR",
+        help="write the IR before the pipeline and after every pass to numbered files in DIR",
+    )
     g.add_argument("--time-passes", action="store_true", help="report the wall time of each pass")
-    g.add_argument("--print-debuginfo", action="store_true",
-                   help="print op locations (ONNX node names, file positions)")
-    g.add_argument("--no-verify-each", dest="verify_each", action="store_false",
-                   help="do not verify the IR after every pass")
+    g.add_argument(
+        "--print-debuginfo",
+        action="store_true",
+        help="print op locations (ONNX node names, file positions)",
+    )
+    g.add_argument(
+        "--no-verify-each",
+        dest="verify_each",
+        action="store_false",
+        help="do not verify the IR after every pass",
+    )
     # fmt: skip
 
 
@@ -146,6 +174,8 @@ def run_tool(prog: str, body: Callable[[], int]) -> int:
         if os.environ.get("IMCC_TRACEBACK"):
             traceback.print_exc()
         else:
-            print("(this is a bug in imcc; set IMCC_TRACEBACK=1 to see the Python traceback)",
-                  file=sys.stderr)
+            print(
+                "(this is a bug in imcc; set IMCC_TRACEBACK=1 to see the Python traceback)",
+                file=sys.stderr,
+            )
         return 3

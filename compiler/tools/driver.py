@@ -16,7 +16,6 @@ import time
 from .. import dialects  # noqa: F401  (registers the core dialects)
 from ..dialects import onnx as onnx_dialect
 from ..frontend.coverage import coverage, format_coverage
-from ..pm.pass_base import describe_passes
 from ..frontend.errors import InputShapeError, UnsupportedError
 from ..frontend.importer import import_loaded, stderr_notes
 from ..frontend.loader import read_model
@@ -27,6 +26,7 @@ from ..ir.parser import parse_module
 from ..ir.printer import print_ir
 from ..ir.verifier import verify
 from ..pipelines import LEVELS, deepest_available, level, pipeline_to
+from ..pm.pass_base import describe_passes
 from ..pm.pipeline import parse_pipeline
 from ..precision import cli as precision_cli
 from .common import (
@@ -81,7 +81,9 @@ def make_parser() -> ArgumentParser:
         action="store_true",
         help="list every supported ONNX op with where it runs, and exit",
     )
-    p.add_argument("--list-passes", action="store_true", help="list every pass with its options, and exit")
+    p.add_argument(
+        "--list-passes", action="store_true", help="list every pass with its options, and exit"
+    )
     p.add_argument(
         "--list-targets", action="store_true", help="list the simulated target presets, and exit"
     )

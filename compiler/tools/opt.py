@@ -32,13 +32,24 @@ def make_parser() -> ArgumentParser:
     )
     p.add_argument("input", nargs="?", default="-", help="input .mlir file ('-' for stdin)")
     p.add_argument("-o", dest="output", metavar="FILE", help="output file (default: stdout)")
-    p.add_argument("-p", "--pass-pipeline", metavar="PIPELINE", default=None,
-                   help="comma-separated passes with options, e.g. 'canonicalize,cse{max-iter=3}'")
+    p.add_argument(
+        "-p",
+        "--pass-pipeline",
+        metavar="PIPELINE",
+        default=None,
+        help="comma-separated passes with options, e.g. 'canonicalize,cse{max-iter=3}'",
+    )
     p.add_argument("--list-passes", action="store_true", help="list every pass with its options")
-    p.add_argument("--allow-unregistered-dialect", action="store_true",
-                   help="accept ops of dialects imcc does not know")
-    p.add_argument("--elide-resources", action="store_true",
-                   help="leave large constants' bytes out of the output (for reading)")
+    p.add_argument(
+        "--allow-unregistered-dialect",
+        action="store_true",
+        help="accept ops of dialects imcc does not know",
+    )
+    p.add_argument(
+        "--elide-resources",
+        action="store_true",
+        help="leave large constants' bytes out of the output (for reading)",
+    )
     add_pass_manager_flags(p)
     return p
 

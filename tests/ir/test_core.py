@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import imcc.compiler.dialects  # noqa: F401
 import numpy as np
 import pytest
-
-import imcc.compiler.dialects  # noqa: F401
 from imcc.compiler.dialects.func import FuncOp, ReturnOp
 from imcc.compiler.dialects.testing import AddOp, ConstantOp, EffectOp
 from imcc.compiler.ir import (
@@ -131,7 +130,6 @@ def test_grammar_is_collision_free_in_strict_mode():
     """lark's strict mode rejects grammars whose terminals can collide (needs 'interegular')."""
     pytest.importorskip("interegular")
     import lark
-
     from imcc.compiler.ir.parser import grammar_text
 
     lark.Lark(grammar_text(), parser="lalr", strict=True, propagate_positions=True)

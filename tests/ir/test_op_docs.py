@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import imcc.compiler.dialects  # noqa: F401
+import pytest
 from imcc.compiler.ir.ops import OP_REGISTRY
 
 

@@ -6,10 +6,9 @@ import dataclasses
 import io
 import os
 
-import pytest
-
 import imcc.compiler.dialects  # noqa: F401
-from imcc.compiler.ir import parse_module
+import pytest
+from imcc.compiler.ir import VerificationError, parse_module
 from imcc.compiler.pm import Pass, PassFailure, PassManager, parse_pipeline, print_pipeline
 from imcc.compiler.pm.instruments import DumpDirInstrument, PrintIRInstrument, TimingInstrument
 from imcc.compiler.pm.pass_base import describe_passes
@@ -32,7 +31,10 @@ SRC = """
         ("cse", "cse"),
         ("canonicalize,cse{max-iter=3}", "canonicalize,cse{max-iter=3}"),
         (" cse { max-iter=1 } , dce ", "cse,dce"),
-        ("canonicalize{max-iter=2 debug-patterns=true}", "canonicalize{max-iter=2 debug-patterns=true}"),
+        (
+            "canonicalize{max-iter=2 debug-patterns=true}",
+            "canonicalize{max-iter=2 debug-patterns=true}",
+        ),
         ("", ""),
     ],
 )
@@ -102,7 +104,7 @@ class _Picky(Pass):
 
 def test_verification_after_each_pass_names_the_pass():
     module = parse_module(SRC)
-    with pytest.raises(Exception) as info:
+    with pytest.raises(VerificationError) as info:
         PassManager([_Breaker()]).run(module)
     assert "after pass 'test-breaker'" in info.value.message
 
@@ -135,6 +137,6 @@ def test_instruments(tmp_path):
 def test_print_after_failure():
     stream = io.StringIO()
     pm = PassManager([_Breaker()], [PrintIRInstrument(after_failure_=True, stream=stream)])
-    with pytest.raises(Exception):
+    with pytest.raises(VerificationError, match="is a terminator but is not the last op"):
         pm.run(parse_module(SRC))
     assert "IR Dump After test-breaker Failed" in stream.getvalue()

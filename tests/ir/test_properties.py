@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import imcc.compiler.dialects  # noqa: F401
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import imcc.compiler.dialects  # noqa: F401
 from imcc.compiler.ir import parse_module, print_ir
 from imcc.compiler.ir.attributes import (
     ArrayAttr,
@@ -86,7 +85,9 @@ attributes = st.recursive(
     leaf_attrs,
     lambda inner: st.one_of(
         st.builds(ArrayAttr, st.lists(inner, max_size=3).map(tuple)),
-        st.builds(DictAttr, st.dictionaries(names, inner, max_size=3).map(lambda d: tuple(d.items()))),
+        st.builds(
+            DictAttr, st.dictionaries(names, inner, max_size=3).map(lambda d: tuple(d.items()))
+        ),
     ),
     max_leaves=6,
 )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import imcc.compiler.dialects  # noqa: F401
+import pytest
 from imcc.compiler.ir import IRError, parse_module, print_ir
 
 TESTS = Path(__file__).resolve().parent.parent
-FILES = sorted(p for p in TESTS.rglob("*.mlir") if "inputs" not in p.parts or "errors" not in p.parts)
+FILES = sorted(
+    p for p in TESTS.rglob("*.mlir") if "inputs" not in p.parts or "errors" not in p.parts
+)
 
 
 def _parses(path: Path):
@@ -27,7 +28,9 @@ def test_print_parse_fixed_point(path: Path, debuginfo: bool):
     if module is None:
         pytest.skip("file is a negative test input that does not parse")
     first = print_ir(module, debuginfo=debuginfo)
-    again = print_ir(parse_module(first, "reprinted.mlir", allow_unregistered=True), debuginfo=debuginfo)
+    again = print_ir(
+        parse_module(first, "reprinted.mlir", allow_unregistered=True), debuginfo=debuginfo
+    )
     assert again == first
 
 
