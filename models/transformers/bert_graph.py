@@ -488,3 +488,53 @@ def op_histogram(model: onnx.ModelProto) -> dict[str, int]:
     for node in model.graph.node:
         counts[node.op_type] = counts.get(node.op_type, 0) + 1
     return dict(sorted(counts.items()))
+
+
+def add_style_options(parser) -> None:
+    """The command-line options both graph builders share (sequence, batch, export spelling)."""
+    parser.add_argument("--out", required=True, help="output .onnx path")
+    parser.add_argument(
+        "--seq-len", type=int, default=128, help="static sequence length (default 128)"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=None, help="static batch size (default: symbolic 'batch')"
+    )
+    parser.add_argument(
+        "--layernorm",
+        choices=LAYERNORM_FORMS,
+        default="decomposed",
+        help="LayerNorm spelling (default decomposed)",
+    )
+    parser.add_argument(
+        "--scale",
+        choices=SCALE_FORMS,
+        default="div",
+        help="attention score scaling op (default div)",
+    )
+    parser.add_argument(
+        "--opset",
+        type=int,
+        default=None,
+        help="ONNX opset (default 14, or 17 with --layernorm fused)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="do not print the op histogram")
+
+
+def style_from_args(args) -> ExportStyle:
+    """The validated export style the options of :func:`add_style_options` describe."""
+    opset = args.opset if args.opset is not None else (17 if args.layernorm == "fused" else 14)
+    style = ExportStyle(
+        seq_len=args.seq_len,
+        batch=args.batch,
+        opset=opset,
+        layernorm=args.layernorm,
+        scale=args.scale,
+    )
+    style.validate()
+    return style
+
+
+def describe(path, model: onnx.ModelProto, size: int) -> str:
+    """The one-line summary the builders print after writing a model."""
+    ops = ", ".join(f"{op} {n}" for op, n in op_histogram(model).items())
+    return f"wrote {path}: {size} bytes, {len(model.graph.node)} nodes ({ops})"

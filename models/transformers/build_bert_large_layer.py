@@ -15,12 +15,11 @@ import sys
 
 import numpy as np
 from bert_graph import (
-    LAYERNORM_FORMS,
-    SCALE_FORMS,
     BertConfig,
-    ExportStyle,
+    add_style_options,
     build_encoder_layer,
-    op_histogram,
+    describe,
+    style_from_args,
 )
 from transformer_io import run_main, write_bytes_atomic
 
@@ -60,50 +59,16 @@ def random_layer_weights(cfg: BertConfig, seed: int, index: int = 0) -> dict[str
 
 def _main(argv) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, help="output .onnx path")
-    parser.add_argument(
-        "--seq-len", type=int, default=128, help="static sequence length (default 128)"
-    )
-    parser.add_argument(
-        "--batch", type=int, default=None, help="static batch size (default: symbolic 'batch')"
-    )
+    add_style_options(parser)
     parser.add_argument("--seed", type=int, default=0, help="weight RNG seed (default 0)")
-    parser.add_argument(
-        "--layernorm",
-        choices=LAYERNORM_FORMS,
-        default="decomposed",
-        help="LayerNorm spelling (default decomposed)",
-    )
-    parser.add_argument(
-        "--scale",
-        choices=SCALE_FORMS,
-        default="div",
-        help="attention score scaling op (default div)",
-    )
-    parser.add_argument(
-        "--opset",
-        type=int,
-        default=None,
-        help="ONNX opset (default 14, or 17 with --layernorm fused)",
-    )
-    parser.add_argument("--quiet", action="store_true", help="do not print the op histogram")
     args = parser.parse_args(argv)
-    opset = args.opset if args.opset is not None else (17 if args.layernorm == "fused" else 14)
-    style = ExportStyle(
-        seq_len=args.seq_len,
-        batch=args.batch,
-        opset=opset,
-        layernorm=args.layernorm,
-        scale=args.scale,
-    )
-    style.validate()
+    style = style_from_args(args)
     weights = random_layer_weights(BERT_LARGE, args.seed)
     model = build_encoder_layer(BERT_LARGE, style, weights, name="bert-large-encoder-layer")
     data = model.SerializeToString()
     write_bytes_atomic(args.out, data)
     if not args.quiet:
-        ops = ", ".join(f"{op} {n}" for op, n in op_histogram(model).items())
-        print(f"wrote {args.out}: {len(data)} bytes, {len(model.graph.node)} nodes ({ops})")
+        print(describe(args.out, model, len(data)))
     return 0
 
 

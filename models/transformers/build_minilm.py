@@ -16,12 +16,11 @@ from pathlib import Path
 
 import numpy as np
 from bert_graph import (
-    LAYERNORM_FORMS,
-    SCALE_FORMS,
     BertConfig,
-    ExportStyle,
+    add_style_options,
     build_sentence_encoder,
-    op_histogram,
+    describe,
+    style_from_args,
 )
 from transformer_io import (
     ModelScriptError,
@@ -50,67 +49,28 @@ def load_minilm(model_dir: Path) -> tuple[BertConfig, dict[str, np.ndarray]]:
     return cfg, weights
 
 
-def default_opset(layernorm: str) -> int:
-    """Opset 14 like a typical BERT export; LayerNormalization needs 17."""
-    return 17 if layernorm == "fused" else 14
-
-
 def parse_args(argv) -> argparse.Namespace:
     """Command-line options of the MiniLM builder."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, help="output .onnx path")
-    parser.add_argument(
-        "--seq-len", type=int, default=128, help="static sequence length (default 128)"
-    )
-    parser.add_argument(
-        "--batch", type=int, default=None, help="static batch size (default: symbolic 'batch')"
-    )
-    parser.add_argument(
-        "--layernorm",
-        choices=LAYERNORM_FORMS,
-        default="decomposed",
-        help="LayerNorm spelling (default decomposed)",
-    )
-    parser.add_argument(
-        "--scale",
-        choices=SCALE_FORMS,
-        default="div",
-        help="attention score scaling op (default div)",
-    )
-    parser.add_argument(
-        "--opset",
-        type=int,
-        default=None,
-        help="ONNX opset (default 14, or 17 with --layernorm fused)",
-    )
+    add_style_options(parser)
     parser.add_argument(
         "--model-dir",
         type=Path,
         default=None,
         help="HF model folder (default: the installed package's)",
     )
-    parser.add_argument("--quiet", action="store_true", help="do not print the op histogram")
     return parser.parse_args(argv)
 
 
 def _main(argv) -> int:
     args = parse_args(argv)
-    opset = args.opset if args.opset is not None else default_opset(args.layernorm)
-    style = ExportStyle(
-        seq_len=args.seq_len,
-        batch=args.batch,
-        opset=opset,
-        layernorm=args.layernorm,
-        scale=args.scale,
-    )
-    style.validate()
+    style = style_from_args(args)
     cfg, weights = load_minilm(args.model_dir or minilm_model_dir())
     model = build_sentence_encoder(cfg, style, weights, name="all-MiniLM-L6-v2")
     data = model.SerializeToString()
     write_bytes_atomic(args.out, data)
     if not args.quiet:
-        ops = ", ".join(f"{op} {n}" for op, n in op_histogram(model).items())
-        print(f"wrote {args.out}: {len(data)} bytes, {len(model.graph.node)} nodes ({ops})")
+        print(describe(args.out, model, len(data)))
     return 0
 
 
