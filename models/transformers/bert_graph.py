@@ -534,7 +534,10 @@ def style_from_args(args) -> ExportStyle:
     return style
 
 
-def describe(path, model: onnx.ModelProto, size: int) -> str:
-    """The one-line summary the builders print after writing a model."""
-    ops = ", ".join(f"{op} {n}" for op, n in op_histogram(model).items())
-    return f"wrote {path}: {size} bytes, {len(model.graph.node)} nodes ({ops})"
+def save_model(path, model: onnx.ModelProto, quiet: bool, write) -> None:
+    """Write ``model`` with ``write(path, bytes)`` and, unless ``quiet``, print a one-line summary."""
+    data = model.SerializeToString()
+    write(path, data)
+    if not quiet:
+        ops = ", ".join(f"{op} {n}" for op, n in op_histogram(model).items())
+        print(f"wrote {path}: {len(data)} bytes, {len(model.graph.node)} nodes ({ops})")

@@ -18,7 +18,7 @@ from bert_graph import (
     BertConfig,
     add_style_options,
     build_encoder_layer,
-    describe,
+    save_model,
     style_from_args,
 )
 from transformer_io import run_main, write_bytes_atomic
@@ -65,10 +65,7 @@ def _main(argv) -> int:
     style = style_from_args(args)
     weights = random_layer_weights(BERT_LARGE, args.seed)
     model = build_encoder_layer(BERT_LARGE, style, weights, name="bert-large-encoder-layer")
-    data = model.SerializeToString()
-    write_bytes_atomic(args.out, data)
-    if not args.quiet:
-        print(describe(args.out, model, len(data)))
+    save_model(args.out, model, args.quiet, write_bytes_atomic)
     return 0
 
 

@@ -19,7 +19,7 @@ from bert_graph import (
     BertConfig,
     add_style_options,
     build_sentence_encoder,
-    describe,
+    save_model,
     style_from_args,
 )
 from transformer_io import (
@@ -67,10 +67,7 @@ def _main(argv) -> int:
     style = style_from_args(args)
     cfg, weights = load_minilm(args.model_dir or minilm_model_dir())
     model = build_sentence_encoder(cfg, style, weights, name="all-MiniLM-L6-v2")
-    data = model.SerializeToString()
-    write_bytes_atomic(args.out, data)
-    if not args.quiet:
-        print(describe(args.out, model, len(data)))
+    save_model(args.out, model, args.quiet, write_bytes_atomic)
     return 0
 
 
