@@ -8,6 +8,11 @@ PY          := $(VENV)/bin/python
 STAMP       := $(VENV)/.installed
 OUT         ?= out
 PYTEST_ARGS ?= -q
+# Large models built from scripts (not committed); `make test` checks each against onnxruntime.
+BUILD       := models/build
+MODELS      := $(BUILD)/minilm-l6.onnx $(BUILD)/sentences-s128.npz $(BUILD)/bert-large-layer.onnx \
+               $(BUILD)/mobilenetv2.onnx $(BUILD)/mbv2_bottleneck.onnx $(BUILD)/resnet50.onnx \
+               $(BUILD)/squeezenet.onnx $(BUILD)/googlenet.onnx $(BUILD)/oldnet.onnx
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-fast lint format models digits-models docs bench clean
@@ -43,11 +48,6 @@ lint: $(STAMP) ## Check style with ruff
 format: $(STAMP) ## Reformat the code with ruff
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
-
-BUILD := models/build
-MODELS := $(BUILD)/minilm-l6.onnx $(BUILD)/sentences-s128.npz $(BUILD)/bert-large-layer.onnx \
-          $(BUILD)/mobilenetv2.onnx $(BUILD)/mbv2_bottleneck.onnx $(BUILD)/resnet50.onnx \
-          $(BUILD)/squeezenet.onnx $(BUILD)/googlenet.onnx $(BUILD)/oldnet.onnx
 
 models: $(STAMP) $(MODELS) ## Build the large bundled models into models/build/ (not committed)
 
