@@ -16,9 +16,10 @@ import importlib
 import os
 import re
 import sys
-import tempfile
 
 import numpy as np
+
+from imcc.runtime.fileio import temp_beside
 
 PROG = "imcc-run"
 
@@ -243,8 +244,8 @@ def write_outputs(folder: str, outputs: dict[str, np.ndarray]) -> list[str]:
     paths = [os.path.join(folder, f) for f in output_file_names(list(outputs))]
     temps: list[str] = []
     try:
-        for array in outputs.values():
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=folder)
+        for array, path in zip(outputs.values(), paths):
+            fd, tmp = temp_beside(path)
             temps.append(tmp)
             with os.fdopen(fd, "wb") as f:
                 np.save(f, np.asarray(array), allow_pickle=False)

@@ -24,12 +24,12 @@ seed gives byte-identical models.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnx
+from imcc.runtime.fileio import temp_beside
 from onnx import TensorProto, helper, numpy_helper
 
 BN_EPSILON = 1e-5
@@ -336,11 +336,10 @@ def save_model(model: onnx.ModelProto, path: Path) -> int:
     data = model.SerializeToString()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".onnx.tmp", dir=path.parent)
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
