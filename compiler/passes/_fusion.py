@@ -186,3 +186,14 @@ def invalid(op: Operation) -> NoMatch | None:
         op.drop_all_references()
         return NoMatch(f"the fused op would not verify: {exc.message}")
     return None
+
+
+def replace_with(rewriter: PatternRewriter, root: Operation, fused: Operation) -> bool | NoMatch:
+    """Put the verified ``fused`` op in place of the matched ``root`` (whose results it takes
+    over); if ``fused`` does not verify, leave the IR untouched and say why."""
+    problem = invalid(fused)
+    if problem:
+        return problem
+    rewriter.insert_before(root, fused)
+    rewriter.replace_op(root, fused)
+    return True

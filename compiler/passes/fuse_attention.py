@@ -39,9 +39,9 @@ from ._fusion import (
     defining_op,
     describe,
     int_list_attr,
-    invalid,
     no_value,
     other_operand,
+    replace_with,
     run_patterns,
     scalar_const,
     shape_op_dims,
@@ -410,12 +410,7 @@ class FuseAttention(RewritePattern):
             q.base, k.base, v.base, mask or none, zero_mask or none, q.heads,
             scores.scale * q.scale * k.scale, reshape.location, reshape.results[0].type,
         )  # fmt: skip
-        problem = invalid(fused)
-        if problem:
-            return problem
-        rewriter.insert_before(reshape, fused)
-        rewriter.replace_op(reshape, fused)
-        return True
+        return replace_with(rewriter, reshape, fused)
 
 
 @register_pass

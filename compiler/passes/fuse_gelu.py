@@ -27,10 +27,10 @@ from ..pm import Pass, register_pass
 from ._fusion import (
     defining_op,
     describe,
-    invalid,
     is_float_tensor,
     is_scalar,
     other_operand,
+    replace_with,
     run_patterns,
     sole_user,
 )
@@ -94,12 +94,7 @@ def _replace(
         {"approximate": StringAttr(approximate)},
         location=last.location,
     )
-    problem = invalid(fused)
-    if problem:
-        return problem
-    rewriter.insert_before(last, fused)
-    rewriter.replace_op(last, fused)
-    return True
+    return replace_with(rewriter, last, fused)
 
 
 class ErfGelu(RewritePattern):

@@ -41,6 +41,7 @@ from ._fusion import (
     normalize_axes,
     other_operand,
     reduce_axes,
+    replace_with,
     run_patterns,
     scalar_const,
     sole_user,
@@ -205,12 +206,7 @@ class DecomposedLayerNorm(RewritePattern):
         fused = LayerNormOp.create(
             [x, gamma, beta], [last.results[0].type], attrs, location=last.location
         )
-        problem = invalid(fused)
-        if problem:
-            return problem
-        rewriter.insert_before(last, fused)
-        rewriter.replace_op(last, fused)
-        return True
+        return replace_with(rewriter, last, fused)
 
     @staticmethod
     def _affine_tail(n: Value, x: Value, axes: list[int]):

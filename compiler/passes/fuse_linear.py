@@ -37,6 +37,7 @@ from ._fusion import (
     invalid,
     no_value,
     other_operand,
+    replace_with,
     run_patterns,
 )
 
@@ -78,12 +79,7 @@ class MatMulToLinear(RewritePattern):
             return NoMatch(f"the weight is {w.dtype}, not a float tensor")
         weight = constant(rewriter, op, w.T, _transposed_hint(w_value), w_value.owner.location)
         linear = LinearOp.build(x, weight, no_value(rewriter, op), op.location, op.results[0].type)
-        problem = invalid(linear)
-        if problem:
-            return problem
-        rewriter.insert_before(op, linear)
-        rewriter.replace_op(op, linear)
-        return True
+        return replace_with(rewriter, op, linear)
 
 
 class LinearBiasAdd(RewritePattern):
@@ -127,12 +123,7 @@ class LinearBiasAdd(RewritePattern):
         hint = constant_hint(c_value, "")
         bias = constant(rewriter, op, bias_array, hint, op.location)
         fused = LinearOp.build(linear.operands[0], weight, bias, linear.location, value.type)
-        problem = invalid(fused)
-        if problem:
-            return problem
-        rewriter.insert_before(op, fused)
-        rewriter.replace_op(op, fused)
-        return True
+        return replace_with(rewriter, op, fused)
 
 
 def _gemm_bias(op: Operation, out: int):
