@@ -6,8 +6,8 @@ import os
 import stat
 
 import numpy as np
-
 from imcc.compiler.util.atomic import atomic_write_text
+
 from imcc.tools.run import write_outputs
 
 

@@ -143,10 +143,6 @@ def lookup_op(name: str) -> type[Operation] | None:
     return OP_REGISTRY.get(name)
 
 
-def registered_dialects() -> list[str]:
-    return sorted({name.split(".", 1)[0] for name in OP_REGISTRY})
-
-
 class IROp(Operation):
     """Base class of declaratively defined ops; subclasses with a ``name`` register themselves."""
 

@@ -12,7 +12,7 @@ revisit affected ops.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .attributes import Attribute
@@ -196,10 +196,3 @@ def is_trivially_dead(op: Operation) -> bool:
         and bool(op.results)
         and all(not r.uses for r in op.results)
     )
-
-
-def apply_patterns_greedily(
-    root: Operation, patterns: Iterable[RewritePattern], max_iterations: int = 10, fold: bool = True
-) -> bool:
-    """Convenience wrapper: run a :class:`GreedyRewriteDriver` over ``root``."""
-    return GreedyRewriteDriver(list(patterns), max_iterations=max_iterations, fold=fold).run(root)

@@ -10,23 +10,14 @@ from ..ir.ops import OP_REGISTRY, IROp
 from ..ir.rewriter import GreedyRewriteDriver, RewritePattern
 from ..pm import Pass, register_pass
 
-#: Patterns that are not attached to a single op class (registered by dialects).
-EXTRA_PATTERNS: list[RewritePattern] = []
-
-
-def register_canonicalization(pattern: RewritePattern) -> RewritePattern:
-    EXTRA_PATTERNS.append(pattern)
-    return pattern
-
 
 def collect_patterns() -> list[RewritePattern]:
-    """Every op class's canonicalization patterns plus the extra ones, in a stable order."""
+    """Every op class's canonicalization patterns, in a stable order (by op name)."""
     patterns: list[RewritePattern] = []
     for name in sorted(OP_REGISTRY):
         cls = OP_REGISTRY[name]
         if issubclass(cls, IROp):
             patterns.extend(cls.canonicalization_patterns())
-    patterns.extend(EXTRA_PATTERNS)
     return patterns
 
 
