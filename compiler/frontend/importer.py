@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import onnx
+from imcc.runtime.kernels.onnx import UnsupportedOp, kernel_for
 
 from ..dialects.func import FuncOp, ReturnOp
 from ..dialects.onnx import (
@@ -31,7 +32,6 @@ from ..dialects.onnx import (
     to_attribute,
 )
 from ..dialects.onnx.schema import Signature
-from ..interp.kernels import UnsupportedOp, kernel_for
 from ..interp.onnx_defaults import AttributeSchemaError, node_attributes
 from ..ir.attributes import ArrayAttr, DenseElementsAttr, StringAttr
 from ..ir.builtin import ModuleOp

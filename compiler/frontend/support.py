@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import onnx
+from imcc.runtime.kernels.onnx import UnsupportedOp, kernel_for
 
 from ..dialects.onnx import ONNX_OPS, signature
-from ..interp.kernels import UnsupportedOp, kernel_for
 
 #: Control-flow ops carry subgraphs, which the onnx dialect does not model.
 CONTROL_FLOW = frozenset({"If", "Loop", "Scan", "SequenceMap"})

@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 import numpy as np
 import onnx
+from imcc.runtime.kernels.onnx import KernelContext, KernelError, kernel_for
 
 from ..dialects.onnx.ops import FOLD_LIMIT
-from ..interp.kernels import KernelContext, KernelError, kernel_for
 from ..interp.onnx_defaults import AttributeSchemaError, node_attributes
 from ..ir.types import RankedTensorType, from_numpy_dtype, numpy_dtype
 

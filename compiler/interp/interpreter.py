@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from imcc.runtime.kernels.onnx import KernelContext, KernelError, kernel_for
 
 from ..dialects.func import FuncOp
 from ..dialects.onnx import ONNX_OPS, module_opset, plain_attributes
@@ -35,7 +36,6 @@ from ..ir.diagnostics import IRError
 from ..ir.ops import Terminator
 from ..ir.printer import ElidedElementsAttr
 from ..ir.types import NoneType, RankedTensorType, numpy_dtype
-from .kernels import KernelContext, KernelError, kernel_for
 
 Array = np.ndarray | None
 OpInterpreter = Callable[[Operation, list[Array], "Interpreter"], list[Array]]

@@ -8,70 +8,11 @@ which is evaluated in float64 and rounded once (as the onnx Gelu kernel is).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+from imcc.runtime.kernels.nn import attention, gelu, layer_norm, linear
 
 from ..ir.core import Operation
 from .interpreter import Array, Interpreter, InterpreterError, register_interpreter
-from .kernels.activation import erf_float64
-
-
-def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-    """``x @ weight.T + bias`` with ``weight`` ``[out, in]``."""
-    y = np.matmul(x, weight.T)
-    return y if bias is None else y + bias
-
-
-def layer_norm(x: np.ndarray, gamma: Array, beta: Array, axis: int, epsilon: float) -> np.ndarray:
-    """``(x - mean) / sqrt(var + epsilon) * gamma + beta`` over axes ``[axis, rank)``."""
-    axes = tuple(range(axis % x.ndim, x.ndim))
-    mean = x.mean(axis=axes, keepdims=True, dtype=x.dtype)
-    centred = x - mean
-    var = (centred * centred).mean(axis=axes, keepdims=True, dtype=x.dtype)
-    y = centred / np.sqrt(var + np.asarray(epsilon, dtype=x.dtype))
-    if gamma is not None:
-        y = y * gamma
-    if beta is not None:
-        y = y + beta
-    return y.astype(x.dtype, copy=False)
-
-
-def gelu(x: np.ndarray, approximate: str) -> np.ndarray:
-    """GELU, exact (erf) or with the tanh approximation, computed in float64."""
-    x64 = x.astype(np.float64)
-    if approximate == "tanh":
-        y = 0.5 * x64 * (1 + np.tanh(math.sqrt(2 / math.pi) * (x64 + 0.044715 * x64**3)))
-    else:
-        y = 0.5 * x64 * (1 + erf_float64(x64 / math.sqrt(2)))
-    return y.astype(x.dtype)
-
-
-def _split(t: np.ndarray, heads: int) -> np.ndarray:
-    """``[*batch, S, H*D]`` → ``[*batch, H, S, D]``."""
-    return t.reshape(*t.shape[:-1], heads, t.shape[-1] // heads).swapaxes(-3, -2)
-
-
-def attention(
-    q: np.ndarray,
-    k: np.ndarray,
-    v: np.ndarray,
-    mask: Array,
-    zero_mask: Array,
-    num_heads: int,
-    scale: float,
-) -> np.ndarray:
-    """Multi-head scaled dot-product attention on un-split ``[*batch, S, H*D]`` inputs."""
-    qh, kh, vh = (_split(t, num_heads) for t in (q, k, v))
-    scores = np.matmul(qh, kh.swapaxes(-1, -2)) * np.asarray(scale, dtype=q.dtype)
-    if mask is not None:
-        scores = scores + mask
-    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    probs = e / e.sum(axis=-1, keepdims=True)
-    if zero_mask is not None:
-        probs = np.where(zero_mask, np.zeros((), probs.dtype), probs)
-    context = np.matmul(probs, vh).swapaxes(-3, -2)
-    return context.reshape(*context.shape[:-2], -1).astype(q.dtype, copy=False)
 
 
 def _checked(op: Operation, fn, *args) -> list[np.ndarray]:

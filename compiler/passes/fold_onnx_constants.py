@@ -19,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from imcc.runtime.kernels.onnx import KernelContext, KernelError, kernel_for
 
 from ..dialects.onnx import ConstantOp, NoValueOp, OnnxOp, plain_attributes
 from ..dialects.onnx.ops import materialize_constant
-from ..interp.kernels import KernelContext, KernelError, kernel_for
 from ..ir.attributes import DenseElementsAttr
 from ..ir.builtin import ModuleOp
 from ..ir.core import Operation

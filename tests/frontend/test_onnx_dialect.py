@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from imcc.compiler.dialects import onnx as dialect
 from imcc.compiler.dialects.func import FuncOp, ReturnOp
-from imcc.compiler.interp.kernels import KERNELS
 from imcc.compiler.ir import (
     Block,
     DenseElementsAttr,
@@ -20,6 +19,7 @@ from imcc.compiler.ir import (
 from imcc.compiler.ir.ops import Pure
 from imcc.compiler.ir.types import f32, i64, none, tensor
 from imcc.compiler.pm import PassManager, parse_pipeline
+from imcc.runtime.kernels.onnx import KERNELS
 
 
 def test_every_kernel_op_has_a_class():

@@ -14,9 +14,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from imcc.compiler.interp.kernels import KERNELS, KernelContext, UnsupportedOp, kernel_for
-from imcc.compiler.interp.kernels.activation import erf_float64
 from imcc.compiler.interp.onnx_defaults import AttributeSchemaError, node_attributes
+from imcc.runtime.kernels.onnx import KERNELS, KernelContext, UnsupportedOp, kernel_for
+from imcc.runtime.kernels.onnx.activation import erf_float64
 from onnx import helper, numpy_helper
 
 RNG = np.random.default_rng(1234)

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 import pytest
-from imcc.compiler.interp.kernels import KERNELS, KernelContext, UnsupportedOp, kernel_for
 from imcc.compiler.interp.onnx_defaults import node_attributes
+from imcc.runtime.kernels.onnx import KERNELS, KernelContext, UnsupportedOp, kernel_for
 from onnx import numpy_helper
 
 DEFAULT_RTOL, DEFAULT_ATOL = 1e-3, 1e-7

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from imcc.compiler.dialects import nn
 from imcc.compiler.interp import nn_ops
-from imcc.compiler.interp.kernels import KernelContext, kernel_for
 from imcc.compiler.ir import VerificationError, parse_module, print_ir, verify
+from imcc.runtime.kernels.onnx import KernelContext, kernel_for
 
 FUNC = """"func.func"() ({{
 ^bb0({args}):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from imcc.compiler.interp.kernels import KernelContext, kernel_for
 from imcc.compiler.quant.adc import adc_read, calibrate_adc_shift
 from imcc.compiler.quant.crossbar import (
     CrossbarWeights,
@@ -19,6 +18,7 @@ from imcc.compiler.quant.crossbar import (
     rows_to_nchw,
     tile_sums,
 )
+from imcc.runtime.kernels.onnx import KernelContext, kernel_for
 
 
 def reference_layer(codes, scale, zp, w: CrossbarWeights, readout: Readout, bias):

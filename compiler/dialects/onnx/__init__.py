@@ -11,7 +11,8 @@ was imported at in its ``onnx.opset`` attribute; ops verify against the schema o
 
 from __future__ import annotations
 
-from ...interp.kernels import KERNELS
+from imcc.runtime.kernels.onnx import KERNELS
+
 from ...ir.core import Operation
 from . import patterns
 from .generate import IMPURE, default_attributes, make_op_class

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+from imcc.runtime.kernels.onnx import KernelContext, KernelError, kernel_for
 from onnx import AttributeProto as _A
 
-from ...interp.kernels import KernelContext, KernelError, kernel_for
 from ...ir.attributes import (
     ArrayAttr,
     Attribute,

@@ -1,8 +1,8 @@
-"""Numpy kernels for the onnx dialect, keyed by ONNX op type.
+"""Numpy kernels for ONNX ops, keyed by ONNX op type (the interpreter and the cores run them).
 
 ``KERNELS[op_type](inputs, attrs, ctx) -> outputs`` evaluates one node; see `common` for
 the calling convention. `kernel_for` looks a kernel up and refuses, with `UnsupportedOp`,
-op types the interpreter does not know or opsets it does not implement.
+op types the library does not know or opsets it does not implement.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ A kernel is a plain function ``(inputs, attrs, ctx) -> outputs``:
 * ``inputs`` follows the ONNX input order; an omitted optional input is ``None`` (trailing
   omitted inputs may also be absent from the list, so kernels read them through `opt`);
 * ``attrs`` holds every schema attribute, defaults filled in, as plain Python/numpy values
-  (see ``imcc.compiler.interp.onnx_defaults``);
+  (the compiler fills them from the op schemas);
 * ``ctx`` carries what the node itself cannot tell: the opset version and how many outputs
   the node asks for.
 
