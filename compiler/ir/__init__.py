@@ -13,6 +13,7 @@ from .attributes import (
     StringAttr,
     SymbolRefAttr,
     TypeAttr,
+    UnallocatedAttr,
     UnitAttr,
     attr,
 )
@@ -29,7 +30,8 @@ __all__ = [
     "ArrayAttr", "Attribute", "AttrDef", "Block", "BlockArgument", "BoolAttr", "Builder",
     "DenseArrayAttr", "DenseElementsAttr", "DialectAttr", "DictAttr", "FileLineColLoc", "FloatAttr",
     "IROp", "IRError", "IntegerAttr", "Location", "ModuleOp", "NameLoc", "OpResult", "OperandDef",
-    "Operation", "Region", "ResultDef", "StringAttr", "SymbolRefAttr", "TypeAttr", "UnitAttr",
+    "Operation", "Region", "ResultDef", "StringAttr", "SymbolRefAttr", "TypeAttr", "UnallocatedAttr",
+    "UnitAttr",
     "UnknownLoc", "Use", "Value", "VerificationError", "attr", "parse_module", "parse_ops",
     "print_ir", "verify",
 ]  # fmt: skip

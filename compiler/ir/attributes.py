@@ -2,7 +2,7 @@
 
 Attributes are immutable. Their textual forms follow MLIR's generic syntax::
 
-    3 : i32    42          1.5 : f32    true    "text"    unit
+    3 : i32    42          1.5 : f32    true    "text"    unit    ? (unallocated)
     [1, 2, 3]  {a = 1}     array<i64: 1, 2>    f32 (a type)    @symbol
     dense<[1.0, 2.0]> : tensor<2xf32>         dense_resource<conv1.weight> : tensor<8x3x3x3xf32>
 
@@ -99,6 +99,19 @@ class UnitAttr(Attribute):
     @property
     def value(self) -> bool:
         return True
+
+
+@dataclass(frozen=True)
+class UnallocatedAttr(Attribute):
+    """``?``: a physical resource (an array, a buffer) that an allocation pass has yet to choose.
+
+    Ops are created with their resources unallocated; the passes that choose them replace the
+    ``?``, and emission refuses an op that still has one.
+    """
+
+    @property
+    def value(self) -> None:
+        return None
 
 
 @dataclass(frozen=True)

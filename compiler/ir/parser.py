@@ -27,6 +27,7 @@ from .attributes import (
     StringAttr,
     SymbolRefAttr,
     TypeAttr,
+    UnallocatedAttr,
     UnitAttr,
 )
 from .builtin import ModuleOp
@@ -347,6 +348,8 @@ class _Builder:
             return BoolAttr(False)
         if kind == "unit_attr":
             return UnitAttr()
+        if kind == "unallocated_attr":
+            return UnallocatedAttr()
         if kind == "string_attr":
             return StringAttr(unescape(str(ch[0])))
         if kind == "type_attr":

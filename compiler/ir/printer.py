@@ -29,6 +29,7 @@ from .attributes import (
     StringAttr,
     SymbolRefAttr,
     TypeAttr,
+    UnallocatedAttr,
     UnitAttr,
 )
 from .core import Operation, Region, Value
@@ -206,6 +207,8 @@ class Printer:
             return format_string(a.str_value)
         if isinstance(a, UnitAttr):
             return "unit"
+        if isinstance(a, UnallocatedAttr):
+            return "?"
         if isinstance(a, TypeAttr):
             return str(a.type_value)
         if isinstance(a, SymbolRefAttr):
