@@ -9,6 +9,7 @@ marks the position of the next instruction for readers (v1 has no branches). Sta
     .const NAME DTYPE "weights.npy"        # a .npy file next to (or below) the .s file
     .tensor NAME ROLE [d0, d1, ...] DTYPE MEM ADDR [scale=F] [zp=I] [scales=CONST] [axis=I]
     .debug "ir op" "onnx node"             # attaches to the next instruction
+    .call {JSON}                           # the next call table entry (see `calls`)
     MNEMONIC field=value, field=value, ... # or positional values in table order
 
 Values: integers (decimal, 0x.., 0b..), floats (f32 fields), names for mem/dtype/enum fields,
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .calls import CallError, call_from_json
 from .encoding import Instr, check_value
 from .errors import FieldError, ProgramError
 from .program import NAME_RE, ROLES, Const, DebugInfo, Program, Tensor
@@ -48,6 +50,7 @@ _TARGET = re.compile(
 _CONST_HEAD = re.compile(r"(\s*\.const\s+)(\S+)(\s+)(\S+)(\s+)")
 _INT = r"\s*[+-]?\d+\s*"
 _FLOAT = r"\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf)\s*"
+_FLOAT_OR_NAN = r"\s*(?:[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf)|nan)\s*"
 
 
 class AsmError(Exception):
@@ -150,6 +153,8 @@ class Assembler:
             return self.const(text)
         if stripped.startswith(".target"):
             return self.target(text)
+        if stripped.startswith(".call"):
+            return self.call(text)
         toks = self.lex(text)
         if len(toks) >= 2 and toks[0].kind == "name" and toks[1].text == ":":
             if toks[0].text in self.labels:
@@ -321,11 +326,23 @@ class Assembler:
         except ProgramError as e:
             raise self.error(str(e), data_col) from None
 
+    def call(self, text: str) -> None:
+        """Handle ``.call {JSON}``: append one call table entry."""
+        body = text.lstrip()[len(".call") :]
+        col = len(text) - len(body) + 1
+        try:
+            self.program.calls.append(call_from_json(json.loads(body)))
+        except json.JSONDecodeError as e:
+            raise self.error(f"bad .call JSON: {e.msg}", col + e.pos) from None
+        except CallError as e:
+            raise self.error(str(e), col) from None
+
     def number_list(self, body: str, dtype: str, col: int) -> np.ndarray:
         """Parse comma-separated numbers vectorized (lists can hold millions of weights)."""
-        item = _FLOAT if dtype == "f32" else _INT
+        floats = dtype in ("f32", "f16", "f64")
+        item = (_FLOAT_OR_NAN if dtype in ("f16", "f64") else _FLOAT) if floats else _INT
         if not body.strip():
-            return np.zeros(0, dtype=np.float64 if dtype == "f32" else np.int64)
+            return np.zeros(0, dtype=np.float64 if floats else np.int64)
         if re.fullmatch(f"{item}(?:,{item})*", body) is None:
             pos = 0
             for part in body.split(","):  # error path only: find the bad element
@@ -333,10 +350,10 @@ class Assembler:
                     pos += len(part) - len(part.lstrip())
                     break
                 pos += len(part) + 1
-            kind = "number" if dtype == "f32" else "integer"
+            kind = "number" if floats else "integer"
             raise self.error(f"expected a decimal {kind} list for {dtype}", col + pos)
         try:
-            return np.array(body.split(",")).astype(np.float64 if dtype == "f32" else np.int64)
+            return np.array(body.split(",")).astype(np.float64 if floats else np.int64)
         except (OverflowError, ValueError):
             raise self.error(f"value out of range for {dtype}", col) from None
 

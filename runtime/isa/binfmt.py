@@ -1,17 +1,17 @@
-"""The prog.bin container: header, section table, five sections and a SHA-256 trailer.
+"""The prog.bin container: header, section table, six sections and a SHA-256 trailer.
 
 Layout (all integers little-endian):
 
     0   magic "IMCC"
     4   u16 format major, u16 format minor
     8   u32 flags (0)
-    12  u32 section count (5)
+    12  u32 section count (6)
     16  u32 file size in bytes, including the trailer
     20  u32 reserved (0)
     24  16 B target fingerprint (SHA-256 prefix of the canonical target description)
     40  32 B target name, ASCII, zero padded (at most 31 characters)
     72  section table: per section u32 kind, u32 offset, u32 size, u32 item count
-        sections in kind order code, const, tensors, debug, meta; each starts at the first 4-byte
+        sections in kind order code, const, tensors, debug, meta, calls; each starts at the first 4-byte
         aligned offset after the previous one, gaps are zero
     ..  32 B SHA-256 of every byte before it
 
@@ -23,6 +23,7 @@ Sections are sequences of records; a string is a u16 byte length and UTF-8 bytes
   i32 zp, i32 scales-blob index (−1: none), u8 axis
 - debug: u32 instruction index (strictly increasing), str IR op, str ONNX node
 - meta: str key, str value (keys strictly increasing)
+- calls: the call table of ``cl.call`` (records as `calls` describes them)
 
 The encoding is canonical: a buffer that reads back without error re-serializes to the same bytes.
 Reading validates everything before returning and raises only `BinaryFormatError`.
@@ -34,20 +35,21 @@ import hashlib
 import math
 import struct
 
+from .calls import CallError, decode_call, encode_call
 from .encoding import decode_all, encode_all
 from .errors import BinaryFormatError
 from .program import MAX_NDIM, ROLES, Const, DebugInfo, Program, Tensor
 from .table import DTYPE_BY_CODE, DTYPES, MEMS
 
 MAGIC = b"IMCC"
-FORMAT_VERSION = (1, 0)
+FORMAT_VERSION = (2, 0)
 HEADER = struct.Struct("<4sHHIIII16s32s")
 SECTION = struct.Struct("<IIII")
-SECTION_KINDS = ("code", "const", "tensors", "debug", "meta")
+SECTION_KINDS = ("code", "const", "tensors", "debug", "meta", "calls")
 CHECKSUM_BYTES = 32
 TABLE_END = HEADER.size + SECTION.size * len(SECTION_KINDS)
 # Smallest possible record per section, to bound item counts before looping over them.
-MIN_RECORD = {"code": 4, "const": 11, "tensors": 23, "debug": 8, "meta": 4}
+MIN_RECORD = {"code": 4, "const": 11, "tensors": 23, "debug": 8, "meta": 4, "calls": 10}
 
 
 def _align4(n: int) -> int:
@@ -99,6 +101,7 @@ def write_program(p: Program) -> bytes:
             len(p.debug),
         ),
         (b"".join(_str(k) + _str(p.meta[k]) for k in sorted(p.meta)), len(p.meta)),
+        (b"".join(encode_call(c) for c in p.calls), len(p.calls)),
     ]
     table, body, offset = [], [], TABLE_END
     for kind, (data, count) in enumerate(sections, start=1):
@@ -286,8 +289,12 @@ def read_program(data: bytes) -> Program:
     tensors = _read_tensors(readers[2], counts[2], consts)
     debug = _read_debug(readers[3], counts[3])
     meta = _read_meta(readers[4], counts[4])
+    try:
+        calls = [decode_call(readers[5], i) for i in range(counts[5])]
+    except CallError as err:
+        raise BinaryFormatError(str(err)) from None
     for r in readers[1:]:
         r.done()
-    p = Program(instrs, tensors, consts, debug, meta, target, fp)
+    p = Program(instrs, tensors, consts, debug, meta, target, fp, calls)
     p.validate(exc=BinaryFormatError)
     return p

@@ -10,6 +10,7 @@ import json
 
 import numpy as np
 
+from .calls import call_to_json
 from .encoding import Instr
 from .program import Const, Program, Tensor
 from .table import BY_MNEMONIC, Field
@@ -41,7 +42,10 @@ def format_instr(ins: Instr) -> str:
 def format_const(c: Const) -> str:
     """A ``.const`` line with inline values (vectorized formatting)."""
     values = c.values()
-    items = values.astype(np.float32 if c.dtype == "f32" else np.int64).astype(str)
+    if c.dtype in ("f32", "f16", "f64"):
+        items = values.astype(str)  # numpy's shortest round-tripping text of each value
+    else:
+        items = values.astype(np.int64).astype(str)
     return f".const {c.name} {c.dtype} [{', '.join(items.tolist())}]"
 
 
@@ -68,6 +72,7 @@ def disassemble(p: Program) -> str:
     out += [f".meta {k} {json.dumps(p.meta[k])}" for k in sorted(p.meta)]
     out += [format_const(c) for c in p.consts]
     out += [format_tensor(t) for t in p.tensors]
+    out += [f".call {json.dumps(call_to_json(c))}" for c in p.calls]
     for i, ins in enumerate(p.instrs):
         info = p.debug.get(i)
         if info is not None:

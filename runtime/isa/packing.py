@@ -14,6 +14,13 @@ from .table import DTYPES
 
 _RANGES = {"t2": (-1, 1), "i4": (-7, 7), "i8": (-128, 127), "u8": (0, 255)}
 _RANGES["i32"] = (-(2**31), 2**31 - 1)
+for _name, _np in (("i16", np.int16), ("u16", np.uint16), ("u32", np.uint32)):
+    _RANGES[_name] = (int(np.iinfo(_np).min), int(np.iinfo(_np).max))
+_RANGES["i64"] = (-(2**63), 2**63 - 1)
+_RANGES["u64"] = (0, 2**64 - 1)
+_RANGES["bool"] = (0, 1)
+#: Element types stored as they are (any value of the type is valid data, NaN included).
+_RAW = ("f16", "f64")
 
 
 def packed_nbytes(dtype: str, count: int) -> int:
@@ -34,6 +41,11 @@ def pack(dtype: str, values) -> bytes:
         if (np.isinf(out) & np.isfinite(arr)).any():
             raise ValueError("value out of f32 range")
         return out.tobytes()
+    if dtype in _RAW:
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(f"{dtype} data must be numeric, got {arr.dtype}")
+        with np.errstate(over="ignore"):
+            return arr.astype(np.dtype(DTYPES[dtype].numpy).newbyteorder("<")).tobytes()
     if arr.size and arr.dtype.kind not in "biu":
         raise ValueError(f"{dtype} data must be integers, got {arr.dtype}")
     lo, hi = _RANGES[dtype]
@@ -119,6 +131,8 @@ def check_packed(dtype: str, raw: bytes, count: int) -> str | None:
             return "non-zero padding bits after the last element"
     if dtype == "f32" and np.isnan(np.frombuffer(raw, dtype="<f4")).any():
         return "f32 data contains NaN"
+    if dtype == "bool" and (np.frombuffer(raw, dtype=np.uint8) > 1).any():
+        return "bool data holds a byte other than 0 or 1"
     return None
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..fileio import temp_beside
+from .calls import Call, CallError, check_call
 from .encoding import Instr, encode
 from .errors import FieldError, ProgramError
 from .packing import check_packed, pack, packed_nbytes, unpack
@@ -113,7 +114,10 @@ class DebugInfo:
 
 @dataclass
 class Program:
-    """A complete IMC program; `to_bytes`/`from_bytes` and `save`/`load` convert it to prog.bin."""
+    """A complete IMC program; `to_bytes`/`from_bytes` and `save`/`load` convert it to prog.bin.
+
+    ``calls`` is the call table of the ``cl.call`` instructions (see `calls`).
+    """
 
     instrs: list[Instr] = field(default_factory=list)
     tensors: list[Tensor] = field(default_factory=list)
@@ -122,6 +126,7 @@ class Program:
     meta: dict[str, str] = field(default_factory=dict)
     target: str = ""
     fingerprint: bytes = bytes(FINGERPRINT_BYTES)
+    calls: list[Call] = field(default_factory=list)
 
     def tensor(self, name: str) -> Tensor:
         """The tensor called ``name`` (KeyError if none)."""
@@ -172,6 +177,14 @@ class Program:
                 encode(ins)
             except FieldError as e:
                 raise exc(f"instruction {i}: {e}") from None
+        for i, ins in enumerate(self.instrs):
+            if ins.mnemonic == "cl.call" and ins.fields["call"] >= len(self.calls):
+                raise exc(f"instruction {i}: call {ins.fields['call']} is not in the call table")
+        for i, c in enumerate(self.calls):
+            try:
+                check_call(i, c)
+            except CallError as e:
+                raise exc(str(e)) from None
         consts = self._check_consts(exc)
         self._check_tensors(consts, exc)
         for index, info in self.debug.items():

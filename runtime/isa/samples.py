@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .calls import Call, Operand
 from .encoding import Instr
 from .program import Const, DebugInfo, Program, Tensor, fingerprint_of
 from .table import TABLE, Field, InstrSpec
@@ -42,12 +43,14 @@ def random_instr(rng: np.random.Generator, spec: InstrSpec | None = None) -> Ins
 def sample_program(rng: np.random.Generator, n_instrs: int = 12) -> Program:
     """A small program that uses every section: consts of each dtype, tensors, debug and meta."""
     consts, tensors, addr = [], [], 0
-    for k, dtype in enumerate(("t2", "i4", "i8", "u8", "i32", "f32")):
+    for k, dtype in enumerate(("t2", "i4", "i8", "u8", "i32", "f32", "i64", "f64", "bool")):
         count = int(rng.integers(1, 40))
-        lo, hi = {"t2": (-1, 1), "i4": (-7, 7), "u8": (0, 255)}.get(dtype, (-128, 127))
+        lo, hi = {"t2": (-1, 1), "i4": (-7, 7), "u8": (0, 255), "bool": (0, 1)}.get(
+            dtype, (-128, 127)
+        )
         values = (
             rng.standard_normal(count).astype(np.float32)
-            if dtype == "f32"
+            if dtype in ("f32", "f64")
             else rng.integers(lo, hi, size=count, endpoint=True)
         )
         c = Const.from_values(f"c{k}_{dtype}", dtype, values)
@@ -61,7 +64,11 @@ def sample_program(rng: np.random.Generator, n_instrs: int = 12) -> Program:
         Tensor("y", "output", "i32", (2, 4), "L1", 0x100, scales="scales", axis=1),
         Tensor("tmp", "scratch", "f32", (16,), "L1", 0x200),
     ]
+    calls = sample_calls(rng)
     instrs = [random_instr(rng) for _ in range(n_instrs)] + [Instr.make("halt")]
+    for ins in instrs:  # a call refers to an entry of the table
+        if ins.mnemonic == "cl.call":
+            ins.fields["call"] = int(rng.integers(len(calls)))
     debug = {
         int(i): DebugInfo(f"isa.op{i}", f'/node/{i} "q" ü')
         for i in sorted(rng.choice(len(instrs), size=min(4, len(instrs)), replace=False))
@@ -74,4 +81,30 @@ def sample_program(rng: np.random.Generator, n_instrs: int = 12) -> Program:
         meta={"producer": "imcc samples", "seed": str(int(rng.integers(1 << 30)))},
         target="hetero-cluster",
         fingerprint=fingerprint_of("sample target"),
+        calls=calls,
     )
+
+
+def sample_calls(rng: np.random.Generator) -> list[Call]:
+    """Call table entries using every operand and attribute kind."""
+    x = Operand("L1", 0x300, "f32", (2, 3))
+    return [
+        Call("onnx.Relu", [x], [Operand("L1", 0x400, "f32", (2, 3))], {}, 17),
+        Call(
+            "onnx.Gemm",
+            [x, None, Operand("L2", 0x40, "i64", (3,))],
+            [Operand("L2", 0x80, "bool", (0, 4)), None],
+            {
+                "alpha": float(rng.standard_normal()),
+                "transB": int(rng.integers(2)),
+                "perm": [int(v) for v in rng.integers(-9, 9, size=3)],
+                "scales": [0.5, 1.5],
+                "mode": "constant",
+                "names": ["a", "bé"],
+                "value": rng.integers(-5, 5, size=(2, 2)).astype(np.int64),
+                "empty": [],
+            },
+            13,
+            "nhwc",
+        ),
+    ]

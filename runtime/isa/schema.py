@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ISA_VERSION = (1, 0)
+ISA_VERSION = (2, 0)
 
 OPCODE_BITS = 8
 WORD_BITS = 32
@@ -36,9 +36,20 @@ DTYPES: dict[str, DType] = {
         DType("f32", 3, 32, "float32", "IEEE binary32"),
         DType("t2", 4, 2, "int8", "ternary weight −1/0/+1 packed 2 bits each (storage only)"),
         DType("i4", 5, 4, "int8", "signed 4-bit weight −7..7 packed 2 per byte (storage only)"),
+        # wider and other element types: data of the cores' kernel library (tensors and consts)
+        DType("i16", 6, 16, "int16", "signed 16-bit integer"),
+        DType("u16", 7, 16, "uint16", "unsigned 16-bit integer"),
+        DType("u32", 8, 32, "uint32", "unsigned 32-bit integer"),
+        DType("i64", 9, 64, "int64", "signed 64-bit integer"),
+        DType("u64", 10, 64, "uint64", "unsigned 64-bit integer"),
+        DType("f16", 11, 16, "float16", "IEEE binary16"),
+        DType("f64", 12, 64, "float64", "IEEE binary64"),
+        DType("bool", 13, 8, "bool", "boolean, one byte (0 or 1)"),
     )
 }
 DTYPE_BY_CODE: dict[int, DType] = {d.code: d for d in DTYPES.values()}
+#: Packed weight formats: storage for xb.prog only, never an operand of a computation.
+PACKED = ("t2", "i4")
 
 FIELD_KINDS = ("uint", "sint", "addr", "mem", "dtype", "enum", "f32", "array", "bool")
 

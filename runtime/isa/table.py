@@ -25,6 +25,7 @@ from .schema import (  # noqa: F401
     ISA_VERSION,
     MEMS,
     OPCODE_BITS,
+    PACKED,
     WORD_BITS,
     DType,
     Field,
@@ -61,6 +62,14 @@ def _operand(prefix: str, what: str, dtypes: tuple[str, ...] = (), default=None)
     if dtypes:
         out += (Field(f"{prefix}_dtype", 3, "dtype", f"dtype of {what}", dtypes, default=default),)
     return out
+
+
+def _optional_operand(prefix: str, what: str) -> tuple:
+    """An operand used only when a flag says so: L2 address 0 unless given."""
+    return (
+        Field(f"{prefix}_mem", 2, "mem", f"memory space of {what}", choices=MEMS, default="L2"),
+        Field(f"{prefix}_addr", 32, "addr", f"byte address of {what}", default=0),
+    )
 
 
 def _window(what: str) -> tuple:
@@ -310,19 +319,28 @@ def _build_table() -> tuple[InstrSpec, ...]:
             *_operand("src", "the input", ("i8", "u8", "i32"), default="i32"),
             *_operand("dst", "the output", ("i8", "u8", "i32", "f32")),
             _u("rows", 32, "number of rows"),
-            _u("channels", 32, "row length = channels", lo=1),
-            *_operand("scale", "the f32 per-channel scale vector"),
+            _u("channels", 32, "output row length = channels", lo=1),
+            *_operand("scale", "the f32 scale vector (planes × channels)"),
             _b("has_bias", "add the f32 per-channel bias vector"),
             *_operand("bias", "the f32 per-channel bias vector (ignored without has_bias)"),
             _s("zp", 16, "output zero point", default=0),
             _f("lo", "lower clamp bound", default=float("-inf")),
             _f("hi", "upper clamp bound", default=float("inf")),
+            _u("planes", 8, "column blocks of the input summed per channel", lo=1, default=1),
+            _b("has_offset", "subtract the i32 offset vector first"),
+            *_optional_operand("offset", "the i32 offset vector (planes × channels)"),
+            _b("has_row_scale", "multiply by one f32 scale per row"),
+            *_optional_operand("row_scale", "the f32 per-row scale vector"),
         ),
-        "per-channel rescale of integers to int8/uint8/int32 or f32 (with clamp for ReLU/ReLU6)",
-        "For element (r, c) of the rows × channels input x: v = float32(x) · scale[c] "
-        "(+ bias[c] when has_bias) in float32. Integer dst: y = clamp(round_half_even(v) + zp, lo, "
-        "hi) saturated to dst_dtype. f32 dst: y = clamp(v, lo, hi) (zp must be 0). ReLU is "
-        "lo = zp, ReLU6 is hi = zp + round(6 / output scale).",
+        "per-channel rescale of integers (crossbar accumulators) to int8/uint8/int32 or f32, "
+        "with clamp for ReLU/ReLU6",
+        "The input x has rows × (planes · channels) elements, plane-major. For row r and channel "
+        "c: t_j = float32(saturate_int32(x[r, j·channels + c] − offset[j·channels + c])) (no "
+        "subtraction without has_offset) and v = Σ_j t_j · scale[j·channels + c], the products "
+        "and the sum over j = 0, 1, ... in float32, in that order; then v = v · row_scale[r] "
+        "(with has_row_scale) and v = v + bias[c] (with has_bias), in float32. Integer dst: y = "
+        "clamp(round_half_even(v) + zp, lo, hi) saturated to dst_dtype. f32 dst: y = clamp(v, lo, "
+        "hi) (zp must be 0). ReLU is lo = zp, ReLU6 is hi = zp + round(6 / output scale).",
     )
     add(
         "cl.quant",
@@ -336,9 +354,45 @@ def _build_table() -> tuple[InstrSpec, ...]:
             _u("count", 32, "number of elements"),
             _f("scale", "quantization step"),
             _s("zp", 16, "zero point", default=0),
+            _s("lo", 16, "smallest code", default=-(1 << 15)),
+            _s("hi", 16, "largest code", default=(1 << 15) - 1),
         ),
-        "quantize f32 to int8/uint8 (ONNX QuantizeLinear)",
-        "dst[i] = saturate(round_half_even(x[i] / scale) + zp) to dst_dtype, in float32.",
+        "quantize f32 to int8/uint8 codes (ONNX QuantizeLinear, or a DAC's narrower range)",
+        "dst[i] = saturate(clamp(round_half_even(x[i] / scale) + zp, lo, hi)) to dst_dtype, in "
+        "float32.",
+    )
+    add(
+        "cl.dquant",
+        0x3F,
+        "cluster",
+        "cluster",
+        (
+            NCORES,
+            *_operand("src", "the f32 rows × n input"),
+            *_operand("dst", "the int8 codes"),
+            *_operand("scale", "the f32 per-row scales"),
+            _u("rows", 32, "number of rows"),
+            _u("n", 32, "row length", lo=1),
+            _u("bits", 4, "code width", lo=2, hi=8, default=8),
+        ),
+        "dynamic per-row quantization to int8 codes (a crossbar's per-vector DAC range)",
+        "For each row r: scale[r] = max_j |x[r, j]| / (2^(bits−1) − 1) in float32 (1 for an "
+        "all-zero row); dst[r, j] = clamp(round_half_even(x[r, j] / scale[r]), −(2^(bits−1) − 1), "
+        "2^(bits−1) − 1) as int8.",
+    )
+    add(
+        "cl.call",
+        0x41,
+        "cluster",
+        "cluster",
+        (NCORES, _u("call", 32, "index of the call in the program's call table")),
+        "run a kernel of the cores' library (any ONNX or nn op) on tensors in memory",
+        "Runs call table entry `call`: the named library kernel reads its input tensors (memory, "
+        "address, element type, shape, dense row-major) and writes its outputs, computing exactly "
+        "what the op of that name computes (ONNX semantics for onnx.*, the nn dialect's for nn.*) "
+        "with the entry's attributes and opset; layout nhwc runs a channels-first op on "
+        "channels-last data (input 0 and output 0 transposed around the kernel). An output whose "
+        "element type or shape differs from what the kernel produces is a run-time error.",
     )
     add(
         "cl.eltwise",

@@ -26,7 +26,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..isa.table import BY_MNEMONIC
+from ..isa.table import BY_MNEMONIC, DTYPES
+from ..kernels import library
 from .footprint import mvm_jobs, out_hw
 
 INPUT_BITS = 8  # xb.mvm inputs are 8-bit (i8 or u8)
@@ -175,6 +176,19 @@ def _matmul(t, f, m) -> Work:
     return _core_kernel(kernel, lambda f: f["m"] * f["k"] * f["n"])(t, f, m)
 
 
+def _call(t, f, m) -> Work:
+    c = m.calls[f["call"]]
+    out_itemsize = next((DTYPES[op.dtype].bits // 8 for op in c.outputs if op is not None), 4)
+    kernel, work = library.work(
+        c.kernel,
+        [None if op is None else op.shape for op in c.inputs],
+        [None if op is None else op.shape for op in c.outputs],
+        out_itemsize,
+        c.params,
+    )
+    return _core_kernel(kernel, lambda f: work)(t, f, m)
+
+
 def _rowwise(f) -> int:
     return f["rows"] * f["n"]
 
@@ -193,8 +207,10 @@ COSTS = {
     "xb.prog": _write,
     "xb.write": _write,
     "xb.mvm": _mvm,
-    "cl.requant": _core_kernel("requant", lambda f: f["rows"] * f["channels"]),
+    "cl.requant": _core_kernel("requant", lambda f: f["rows"] * f["planes"] * f["channels"]),
     "cl.quant": _core_kernel("quant", _count),
+    "cl.dquant": _core_kernel("quant", lambda f: 2 * f["rows"] * f["n"]),
+    "cl.call": _call,
     "cl.eltwise": _core_kernel("eltwise", _rowwise),
     "cl.pool": _core_kernel("pool", _window_taps),
     "cl.dwconv": _core_kernel("dwconv", _window_taps),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ..isa.packing import packed_nbytes
 from ..isa.table import BY_MNEMONIC, DTYPES
+from ..kernels import library
 from .numerics import out_size
 
 
@@ -185,14 +186,19 @@ def _nl(t, f) -> str:
 
 def _requant(t, f) -> Footprint:
     n = f["rows"] * f["channels"]
+    wide = f["planes"] * f["channels"]
     if f["dst_dtype"] == "f32" and f["zp"] != 0:
         raise CheckError("zp must be 0 for an f32 destination")
     reads = [
-        dense(f["src_mem"], f["src_addr"], n * _size(f["src_dtype"])),
-        dense(f["scale_mem"], f["scale_addr"], 4 * f["channels"]),
+        dense(f["src_mem"], f["src_addr"], f["rows"] * wide * _size(f["src_dtype"])),
+        dense(f["scale_mem"], f["scale_addr"], 4 * wide),
     ]
     if f["has_bias"]:
         reads.append(dense(f["bias_mem"], f["bias_addr"], 4 * f["channels"]))
+    if f["has_offset"]:
+        reads.append(dense(f["offset_mem"], f["offset_addr"], 4 * wide))
+    if f["has_row_scale"]:
+        reads.append(dense(f["row_scale_mem"], f["row_scale_addr"], 4 * f["rows"]))
     dst = dense(f["dst_mem"], f["dst_addr"], n * _size(f["dst_dtype"]))
     return Footprint(_cores(t, f), reads, [dst])
 
@@ -200,6 +206,30 @@ def _requant(t, f) -> Footprint:
 def _quant(t, f) -> Footprint:
     src = dense(f["src_mem"], f["src_addr"], 4 * f["count"])
     return Footprint(_cores(t, f), [src], [dense(f["dst_mem"], f["dst_addr"], f["count"])])
+
+
+def _dquant(t, f) -> Footprint:
+    n = f["rows"] * f["n"]
+    src = dense(f["src_mem"], f["src_addr"], 4 * n)
+    writes = [
+        dense(f["dst_mem"], f["dst_addr"], n),
+        dense(f["scale_mem"], f["scale_addr"], 4 * f["rows"]),
+    ]
+    return Footprint(_cores(t, f), [src], writes)
+
+
+def _call(t, f, calls) -> Footprint:
+    if f["call"] >= len(calls):
+        raise CheckError(f"call {f['call']} is not in the call table ({len(calls)} entries)")
+    c = calls[f["call"]]
+    if not library.has_kernel(c.kernel):
+        raise CheckError(f"call {f['call']}: the cores' library has no kernel '{c.kernel}'")
+    reads = [dense(op.mem, op.addr, op.nbytes) for op in c.inputs if op is not None]
+    writes = [dense(op.mem, op.addr, op.nbytes) for op in c.outputs if op is not None]
+    for i, a in enumerate(writes):
+        for b in writes[i + 1 :]:
+            _no_overlap(a, b, f"call {f['call']} outputs")
+    return Footprint(_cores(t, f), reads, writes)
 
 
 def _eltwise(t, f) -> Footprint:
@@ -292,6 +322,8 @@ FOOTPRINTS = {
     "cl.exp": _count(_cores),
     "cl.requant": _requant,
     "cl.quant": _quant,
+    "cl.dquant": _dquant,
+    "cl.call": None,  # needs the call table: see `footprint`
     "cl.eltwise": _eltwise,
     "cl.pool": _pool,
     "cl.dwconv": _dwconv,
@@ -313,9 +345,15 @@ if _missing:  # the table grew: every instruction needs a footprint before it ca
     raise ImportError(f"no footprint for {', '.join(_missing)}")
 
 
-def footprint(ins, target) -> Footprint:
-    """The footprint of one decoded instruction; CheckError if it cannot run on ``target``."""
-    fp = FOOTPRINTS[ins.mnemonic](target, ins.fields)
+def footprint(ins, target, calls=()) -> Footprint:
+    """The footprint of one decoded instruction; CheckError if it cannot run on ``target``.
+
+    ``calls`` is the program's call table (``cl.call`` reads and writes what its entry names).
+    """
+    if ins.mnemonic == "cl.call":
+        fp = _call(target, ins.fields, calls)
+    else:
+        fp = FOOTPRINTS[ins.mnemonic](target, ins.fields)
     for r in fp.reads + fp.writes:
         if r.space in ("L2", "L1") and r.hi > target.mem_size(r.space):
             verb = "writes" if r in fp.writes else "reads"
@@ -330,7 +368,7 @@ def check_program(program, target) -> list[Footprint]:
     out = []
     for i, ins in enumerate(program.instrs):
         try:
-            out.append(footprint(ins, target))
+            out.append(footprint(ins, target, program.calls))
         except CheckError as err:
             raise CheckError(f"instruction {i} ({ins.mnemonic}): {err}") from None
     return out

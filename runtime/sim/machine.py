@@ -110,6 +110,8 @@ class Machine:
         self.device = DeviceModel(mode, seed, drift_time)
         self.events: set[int] = set()
         self.halted = False
+        #: The program's call table (what each cl.call runs), set by whoever loads the program.
+        self.calls: list = []
         self._arrays: dict[int, ArrayState] = {}
 
     # --- memory ---------------------------------------------------------------------------

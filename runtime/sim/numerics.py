@@ -442,23 +442,24 @@ def saturate_kernel(v, out, lo=-np.inf, hi=np.inf, may_be_nan=True, store=True):
     return narrow
 
 
-def quant(x, scale: float, zp: int, out_dtype) -> np.ndarray:
-    """ONNX QuantizeLinear: saturate(rint(x / scale) + zp), in float32."""
+def quant(x, scale: float, zp: int, out_dtype, lo=-np.inf, hi=np.inf) -> np.ndarray:
+    """cl.quant (ONNX QuantizeLinear, or a DAC's narrower code range):
+    saturate(clamp(rint(x / scale) + zp, lo, hi)), in float32."""
     x = np.asarray(x, dtype=F32)
     out = np.empty(x.shape, dtype=out_dtype)
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        quant_kernel(out, x, scale, zp, np.empty(x.shape, dtype=F32))()
+        quant_kernel(out, x, scale, zp, np.empty(x.shape, dtype=F32), lo, hi)()
     return out
 
 
-def quant_kernel(dst, x, scale: float, zp: int, work):
+def quant_kernel(dst, x, scale: float, zp: int, work, lo=-np.inf, hi=np.inf):
     """`quant` of float32 ``x`` into ``dst`` through float32 ``work``, as a function.
 
     Call it with float warnings off (`np.errstate`).
     """
     scale = F32(scale)
     zp = F32(zp) if zp else None  # adding 0 only turns -0.0 into 0.0, which the cast erases
-    saturate_work = saturate_kernel(work, dst)
+    saturate_work = saturate_kernel(work, dst, lo, hi)
 
     def run() -> None:
         np.divide(x, scale, out=work)
@@ -614,3 +615,67 @@ def matmul_f32(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         for t in range(a.shape[1]):  # one rank-1 update per step keeps the order defined
             acc += a[:, t : t + 1] * b[t : t + 1, :]
     return acc
+
+
+# --- crossbar readout and activation quantization (cl.requant planes, cl.quant, cl.dquant) ---------
+
+
+def requant_planes(
+    x, planes: int, scale, offset, row_scale, bias, zp: int, lo: float, hi: float, out_dtype
+) -> np.ndarray:
+    """`requant` of a crossbar accumulator with ``planes`` column blocks (cl.requant).
+
+    ``x`` is int32 ``[rows, planes·C]``; for channel c, ``v = Σ_j float32(sat32(x[:, j·C + c] −
+    offset[j·C + c])) · scale[j·C + c]`` summed in float32 for j = 0, 1, ... in order, then
+    ``v · row_scale[r]`` (when given) and ``+ bias[c]`` (when given). An integer result is
+    ``clamp(round_half_even(v) + zp, lo, hi)`` saturated to its type, a float one ``clamp(v, lo,
+    hi)``. With one plane and neither offset nor row scale this is exactly `requant`.
+    """
+    x = np.asarray(x)
+    rows, width = x.shape
+    c = width // planes
+    scale = np.asarray(scale, dtype=F32).reshape(planes, c)
+    if offset is not None:
+        off = np.asarray(offset, dtype=np.int64).reshape(planes, c)
+    v = None
+    with np.errstate(over="ignore", invalid="ignore"):
+        for j in range(planes):
+            block = x[:, j * c : (j + 1) * c]
+            if offset is not None:
+                block = saturate(block.astype(np.int64) - off[j], np.int32)
+            term = block.astype(F32) * scale[j]
+            v = term if v is None else v + term
+        if row_scale is not None:
+            v = v * np.asarray(row_scale, dtype=F32).reshape(rows, 1)
+        if bias is not None:
+            v = v + np.asarray(bias, dtype=F32)
+        return _finish_requant(v.astype(F32, copy=False), zp, lo, hi, np.dtype(out_dtype))
+
+
+def _finish_requant(v: np.ndarray, zp: int, lo: float, hi: float, dtype: np.dtype) -> np.ndarray:
+    lo, hi = F32(lo), F32(hi)
+    if dtype.kind == "f":
+        if lo != -np.inf:
+            v = np.maximum(v, lo)
+        if hi != np.inf:
+            v = np.minimum(v, hi)
+        return v.astype(dtype)
+    v = np.rint(v)
+    if zp:
+        v = v + F32(zp)
+    return saturate(np.clip(v, lo, hi), dtype)
+
+
+def dquant(x, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """cl.dquant: per-row dynamic quantization of a rows × n float32 matrix.
+
+    ``scale[r] = max_j |x[r, j]| / (2^(bits−1) − 1)`` in float32 (1 for an all-zero row) and
+    ``q = clamp(round_half_even(x / scale[r]), −(2^(bits−1) − 1), 2^(bits−1) − 1)`` as int8.
+    """
+    x = np.asarray(x, dtype=F32)
+    top = F32((1 << (bits - 1)) - 1)
+    amax = np.abs(x).max(axis=-1, initial=F32(0)) if x.size else np.zeros(x.shape[:-1], F32)
+    scales = np.where(amax > 0, amax / top, F32(1.0)).astype(F32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        q = np.clip(np.rint(x / scales[..., None]), -top, top)
+    return q.astype(np.int8), scales

@@ -312,8 +312,8 @@ def _chain(*fns):
 def _requant(ctx: Context, f):
     m = ctx.machine
     rows, ch = f["rows"], f["channels"]
-    if not rows:
-        return None
+    if not rows or f["planes"] != 1 or f["has_offset"] or f["has_row_scale"]:
+        return None  # crossbar readouts with planes, offsets or row scales: the semantics
     spans = [_span(f, "scale", 4 * ch)] + ([_span(f, "bias", 4 * ch)] if f["has_bias"] else [])
     fixed = all(ctx.constant(*span) for span in spans)
     # constants that never change are tiled over several rows once: longer numpy loops
@@ -358,7 +358,8 @@ def _quant(ctx: Context, f):
         return None
     x = view(m, f["src_mem"], f["src_addr"], "f32", (n,))
     dst = view(m, f["dst_mem"], f["dst_addr"], f["dst_dtype"], (n,))
-    return nx.quant_kernel(dst, x, f["scale"], f["zp"], ctx.scratch.get("work", (n,)))
+    work = ctx.scratch.get("work", (n,))
+    return nx.quant_kernel(dst, x, f["scale"], f["zp"], work, f["lo"], f["hi"])
 
 
 def _dwconv(ctx: Context, f):

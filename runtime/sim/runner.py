@@ -17,6 +17,7 @@ import numpy as np
 
 from ..isa.errors import ProgramError
 from ..isa.program import TARGET_RE, Program
+from ..isa.table import PACKED
 from ..targets import Target, TargetError, find_target, load_target, loads_target
 from ..targets.loader import PRESET_DIR
 from .footprint import CheckError, check_program
@@ -141,7 +142,7 @@ def check_inputs(program: Program, inputs) -> dict[str, np.ndarray]:
 
 def _coerce(t, value: np.ndarray) -> np.ndarray:
     """``value`` in the tensor's dtype: exact match, or integers that fit an integer dtype."""
-    if t.dtype not in ("i8", "u8", "i32", "f32"):
+    if t.dtype in PACKED:
         raise RunError(f"input '{t.name}' has storage-only dtype {t.dtype}")
     want = np_dtype(t.dtype)
     if tuple(value.shape) != tuple(t.shape):
@@ -177,7 +178,7 @@ def validate(
     except (ProgramError, CheckError) as err:
         raise RunError(f"does not fit target '{chosen.name}': {err}") from None
     for t in program.tensors:
-        if t.role == "output" and t.dtype not in ("i8", "u8", "i32", "f32"):
+        if t.role == "output" and t.dtype in PACKED:
             raise RunError(f"output '{t.name}' has storage-only dtype {t.dtype}")
     return chosen, footprints
 

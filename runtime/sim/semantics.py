@@ -14,6 +14,7 @@ import numpy as np
 
 from ..isa.packing import check_packed, packed_nbytes, unpack
 from ..isa.table import BY_MNEMONIC
+from ..kernels import library
 from . import numerics as nx
 from .footprint import out_hw
 from .machine import Machine, SimError, np_dtype
@@ -124,18 +125,60 @@ def _elementwise(fn):
 
 
 def _requant(m: Machine, f) -> None:
-    shape = (f["rows"], f["channels"])
-    x = m.view(f["src_mem"], f["src_addr"], f["src_dtype"], shape)
-    scale = m.load(f["scale_mem"], f["scale_addr"], "f32", f["channels"])
-    bias = m.load(f["bias_mem"], f["bias_addr"], "f32", f["channels"]) if f["has_bias"] else None
-    y = nx.requant(x, scale, bias, f["zp"], f["lo"], f["hi"], np_dtype(f["dst_dtype"]))
+    rows, ch, planes = f["rows"], f["channels"], f["planes"]
+    x = m.view(f["src_mem"], f["src_addr"], f["src_dtype"], (rows, planes * ch))
+    scale = m.load(f["scale_mem"], f["scale_addr"], "f32", planes * ch)
+    bias = m.load(f["bias_mem"], f["bias_addr"], "f32", ch) if f["has_bias"] else None
+    dtype = np_dtype(f["dst_dtype"])
+    if planes == 1 and not f["has_offset"] and not f["has_row_scale"]:
+        y = nx.requant(x, scale, bias, f["zp"], f["lo"], f["hi"], dtype)
+    else:
+        offset = (
+            m.load(f["offset_mem"], f["offset_addr"], "i32", planes * ch)
+            if f["has_offset"]
+            else None
+        )
+        rs = (
+            m.load(f["row_scale_mem"], f["row_scale_addr"], "f32", rows)
+            if f["has_row_scale"]
+            else None
+        )
+        y = nx.requant_planes(x, planes, scale, offset, rs, bias, f["zp"], f["lo"], f["hi"], dtype)
     m.store(f["dst_mem"], f["dst_addr"], y, f["dst_dtype"])
 
 
 def _quant(m: Machine, f) -> None:
     x = m.view(f["src_mem"], f["src_addr"], "f32", f["count"])
-    y = nx.quant(x, f["scale"], f["zp"], np_dtype(f["dst_dtype"]))
+    y = nx.quant(x, f["scale"], f["zp"], np_dtype(f["dst_dtype"]), f["lo"], f["hi"])
     m.store(f["dst_mem"], f["dst_addr"], y, f["dst_dtype"])
+
+
+def _dquant(m: Machine, f) -> None:
+    x = m.view(f["src_mem"], f["src_addr"], "f32", (f["rows"], f["n"]))
+    q, scales = nx.dquant(x, f["bits"])
+    m.store(f["dst_mem"], f["dst_addr"], q, "i8")
+    m.store(f["scale_mem"], f["scale_addr"], scales, "f32")
+
+
+def _call(m: Machine, f) -> None:
+    c = m.calls[f["call"]]
+    inputs = [
+        None if op is None else m.load(op.mem, op.addr, op.dtype, op.shape) for op in c.inputs
+    ]
+    try:
+        outputs = library.call(c.kernel, inputs, c.params, c.opset, len(c.outputs), c.layout)
+    except library.KernelError as err:
+        raise SimError(f"call {f['call']} ({c.kernel}): {err}") from None
+    for i, (op, y) in enumerate(zip(c.outputs, outputs)):
+        if op is None:
+            continue
+        y = np.asarray(y)
+        if y.dtype != np_dtype(op.dtype).newbyteorder("=") or y.shape != tuple(op.shape):
+            raise SimError(
+                f"call {f['call']} ({c.kernel}): output {i} is {y.dtype} {list(y.shape)}, the "
+                f"program expects {op.dtype} {list(op.shape)}"
+            )
+        m.store(op.mem, op.addr, y, op.dtype)
 
 
 def _eltwise(m: Machine, f) -> None:
@@ -211,6 +254,8 @@ SEMANTICS = {
     "xb.mvm": _xb_mvm,
     "cl.requant": _requant,
     "cl.quant": _quant,
+    "cl.dquant": _dquant,
+    "cl.call": _call,
     "cl.eltwise": _eltwise,
     "cl.pool": _pool,
     "cl.dwconv": _dwconv,

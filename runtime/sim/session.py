@@ -42,6 +42,7 @@ import time
 
 import numpy as np
 
+from ..isa.table import PACKED
 from ..targets import Target
 from .cost import cost
 from .dataflow import ByteSet, coalesce, restore_set, written_spaces
@@ -95,6 +96,7 @@ class Session:
         self.end = executed_length(program)
         self.prefix_len = prefix_length(program, footprints)
         m = self.machine = Machine(target, mode, seed, drift_time)
+        m.calls = program.calls
         self._ins_views = [(t, _tensor_view(m, t)) for t in program.tensors if t.role == "input"]
         self._out_views = [(t, _tensor_view(m, t)) for t in program.tensors if t.role == "output"]
         self._loads = _load_constants(m, program, self._ins_views)
@@ -257,7 +259,7 @@ def prefix_length(program, footprints) -> int:
 
 
 def _tensor_view(m: Machine, t):
-    if t.dtype not in ("i8", "u8", "i32", "f32"):
+    if t.dtype in PACKED:
         return None  # storage-only: `check_inputs` refuses such an input before it is used
     return view(m, t.mem, t.addr, t.dtype, t.shape)
 

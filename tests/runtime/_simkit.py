@@ -32,7 +32,7 @@ def machine(mode="adc", seed=0, drift_time=None, target=None) -> Machine:
 def run(m: Machine, mnemonic: str, /, **fields) -> Instr:
     """Statically check, then execute one instruction on ``m``."""
     ins = Instr.make(mnemonic, fields)
-    footprint(ins, m.target)
+    footprint(ins, m.target, m.calls)
     execute(m, ins)
     return ins
 

@@ -110,12 +110,13 @@ def test_reader_messages(program):
     cases = [
         (raw[:50], "file too short"),
         (b"ELF!" + raw[4:], "bad magic"),
-        (_corrupt(raw, 4, "<H", 2), "unsupported format version 2.0"),
-        (_corrupt(raw, 6, "<H", 1), "unsupported format version 1.1"),
+        (_corrupt(raw, 4, "<H", 3), "unsupported format version 3.0"),
+        (_corrupt(raw, 4, "<H", 1), "unsupported format version 1.0"),
+        (_corrupt(raw, 6, "<H", 1), "unsupported format version 2.1"),
         (raw[:-1], "header says"),
         (_corrupt(raw, 200, "<B", raw[200] ^ 1, seal=False), "checksum mismatch"),
         (_corrupt(raw, 8, "<I", 1), "unknown header flags"),
-        (_corrupt(raw, 12, "<I", 4), "expected 5 sections"),
+        (_corrupt(raw, 12, "<I", 4), "expected 6 sections"),
         (_corrupt(raw, 40 + 31, "<B", 65), "target name"),
         (_corrupt(raw, sec, "<I", 2), "kind 2, expected 1"),
         (_corrupt(raw, sec + 4, "<I", TABLE_END + 4), "out of place"),
@@ -136,8 +137,8 @@ def test_string_and_record_defects_are_reported(program):
         Program.from_bytes(_corrupt(raw, const_off, "<H", 60000))
     with pytest.raises(BinaryFormatError, match="not valid UTF-8"):
         Program.from_bytes(_corrupt(raw, const_off + 2, "<B", 0xFF))
-    with pytest.raises(BinaryFormatError, match="unknown dtype code 9"):
-        Program.from_bytes(_corrupt(raw, const_off + 2 + len("c0_t2"), "<B", 9))
+    with pytest.raises(BinaryFormatError, match="unknown dtype code 99"):
+        Program.from_bytes(_corrupt(raw, const_off + 2 + len("c0_t2"), "<B", 99))
 
 
 @pytest.mark.parametrize("dtype", ["t2", "i4", "i8", "u8", "i32", "f32"])

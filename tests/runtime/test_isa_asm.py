@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from imcc.runtime.isa.asm import AsmError, assemble, assemble_file
 from imcc.runtime.isa.disasm import disassemble
+from imcc.runtime.isa.encoding import Instr
 from imcc.runtime.isa.program import Program
-from imcc.runtime.isa.samples import random_instr, sample_program
+from imcc.runtime.isa.samples import random_instr, sample_calls, sample_program
 from imcc.runtime.isa.table import TABLE
 from imcc.runtime.tools import asm as as_tool
 from imcc.runtime.tools import objdump
@@ -79,8 +80,30 @@ def test_random_programs_survive_disassembly(seed):
 
 def test_every_mnemonic_prints_and_parses_back():
     rng = np.random.default_rng(3)
-    p = Program(instrs=[random_instr(rng, spec) for spec in TABLE for _ in range(5)])
+    calls = sample_calls(rng)
+    instrs = [random_instr(rng, spec) for spec in TABLE for _ in range(5)]
+    for ins in instrs:
+        if ins.mnemonic == "cl.call":
+            ins.fields["call"] = int(rng.integers(len(calls)))
+    p = Program(instrs=instrs, calls=calls)
     assert assemble(disassemble(p)).to_bytes() == p.to_bytes()
+
+
+def test_call_table_round_trips_every_attribute_kind():
+    calls = sample_calls(np.random.default_rng(5))
+    p = Program(instrs=[Instr.make("cl.call", {"call": 1})], calls=calls)
+    back = assemble(disassemble(p))
+    assert back.to_bytes() == p.to_bytes()
+    value = back.calls[1].params["value"]
+    assert value.dtype == np.int64 and np.array_equal(value, calls[1].params["value"])
+    assert back.calls[1].params["names"] == ["a", "bé"] and back.calls[1].layout == "nhwc"
+
+
+def test_bad_call_directive_is_located():
+    with pytest.raises(AsmError, match=r"<input>:1:\d+: error: bad .call JSON"):
+        assemble('.call {"kernel": \n')
+    with pytest.raises(AsmError, match="kernel name 'Relu' must look like"):
+        assemble('.call {"kernel": "Relu", "inputs": [], "outputs": []}\nhalt\n')
 
 
 def test_positional_and_keyword_operands_agree():

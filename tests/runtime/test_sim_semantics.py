@@ -458,6 +458,80 @@ def test_cl_requant():
         run(m, "cl.requant", **common, dst_dtype="f32", zp=1)
 
 
+def test_cl_requant_planes_offset_and_row_scale():
+    m = machine()
+    planes, ch, rows = 3, 4, 5
+    acc = RNG.integers(-50_000, 50_000, size=(rows, planes * ch)).astype(np.int32)
+    scale = RNG.uniform(-0.01, 0.01, planes * ch).astype(F32)
+    offset = RNG.integers(-1000, 1000, size=planes * ch).astype(np.int32)
+    rs = RNG.uniform(0.5, 2.0, rows).astype(F32)
+    bias = RNG.uniform(-1, 1, ch).astype(F32)
+    put(m, "L1", 0, acc, "i32")
+    for addr, values, dtype in ((0, scale, "f32"), (256, offset, "i32"), (512, rs, "f32")):
+        put(m, "L2", addr, values, dtype)
+    put(m, "L2", 768, bias, "f32")
+    run(m, "cl.requant", src_mem="L1", src_addr=0, src_dtype="i32", dst_mem="L1", dst_addr=1024,
+        dst_dtype="f32", rows=rows, channels=ch, scale_mem="L2", scale_addr=0, has_bias=True,
+        bias_mem="L2", bias_addr=768, planes=planes, has_offset=True, offset_mem="L2",
+        offset_addr=256, has_row_scale=True, row_scale_mem="L2", row_scale_addr=512)  # fmt: skip
+    t = (acc.astype(np.int64) - offset).astype(F32).reshape(rows, planes, ch)
+    s = scale.reshape(planes, ch)
+    v = t[:, 0] * s[0]
+    for j in range(1, planes):  # planes summed in order, in float32
+        v = v + t[:, j] * s[j]
+    want = v * rs[:, None] + bias
+    assert np.array_equal(m.load("L1", 1024, "f32", (rows, ch)), want)
+
+
+def test_cl_dquant():
+    m = machine()
+    x = RNG.standard_normal((3, 7)).astype(F32)
+    x[1] = 0.0  # an all-zero row gets scale 1
+    put(m, "L1", 0, x, "f32")
+    run(m, "cl.dquant", src_mem="L1", src_addr=0, dst_mem="L1", dst_addr=256, scale_mem="L1",
+        scale_addr=512, rows=3, n=7, bits=8)  # fmt: skip
+    scale = (np.abs(x).max(axis=1) / F32(127)).astype(F32)
+    scale[1] = 1.0
+    q = np.clip(np.rint(x / scale[:, None]), -127, 127).astype(np.int8)
+    assert np.array_equal(m.load("L1", 512, "f32", 3), scale)
+    assert np.array_equal(m.load("L1", 256, "i8", (3, 7)), q)
+    assert np.abs(q[[0, 2]]).max(axis=1).tolist() == [127, 127]
+
+
+def test_cl_call():
+    from imcc.runtime.isa.calls import Call, Operand
+    from imcc.runtime.kernels.onnx import KERNELS, KernelContext
+
+    m = machine()
+    x = RNG.standard_normal((1, 2, 5, 5)).astype(F32)
+    w = RNG.standard_normal((3, 2, 3, 3)).astype(F32)
+    put(m, "L1", 0, x, "f32")
+    put(m, "L2", 0, w, "f32")
+    params = {"pads": [1, 1, 1, 1], "strides": [2, 2], "group": 1}
+    m.calls = [
+        Call(
+            "onnx.Conv",
+            [Operand("L1", 0, "f32", x.shape), Operand("L2", 0, "f32", w.shape), None],
+            [Operand("L1", 1024, "f32", (1, 3, 3, 3))],
+            params,
+            17,
+        ),
+        Call("onnx.Shape", [Operand("L1", 0, "f32", x.shape)], [Operand("L2", 512, "i64", (4,))]),
+        Call("onnx.Relu", [Operand("L1", 0, "f32", x.shape)], [Operand("L2", 512, "f32", (9,))]),
+    ]
+    run(m, "cl.call", call=0)
+    want = KERNELS["Conv"]([x, w, None], params, KernelContext(17))[0]
+    assert np.array_equal(m.load("L1", 1024, "f32", (1, 3, 3, 3)), want)
+    run(m, "cl.call", call=1)
+    assert m.load("L2", 512, "i64", 4).tolist() == [1, 2, 5, 5]
+    with pytest.raises(
+        SimError, match=r"output 0 is float32 \[1, 2, 5, 5\], the program expects f32 \[9\]"
+    ):
+        run(m, "cl.call", call=2)
+    with pytest.raises(CheckError, match="not in the call table"):
+        run(m, "cl.call", call=3)
+
+
 def test_cl_quant():
     m = machine()
     x = np.array([0.25, 0.75, -0.25, 1.25, 100.0, -100.0, 0.5, 1.5], dtype=F32)
