@@ -5,6 +5,7 @@ Importing this package registers every pass with the pass manager.
 
 from . import (  # noqa: F401
     canonicalize,
+    combined_stationary_map,
     cse,
     dce,
     fold_batchnorm,
@@ -14,6 +15,7 @@ from . import (  # noqa: F401
     fuse_gelu,
     fuse_layernorm,
     fuse_linear,
+    nonlinear_offload,
     precision_auto,
     precision_report,
     quantize_activations,

@@ -1,0 +1,227 @@
+"""Windows onto arrays: shelf packing, replication of the layers that bound the pipeline, and
+epochs of reprogramming when a network does not fit the chip.
+
+The unit of work is a *layer group*: the windows of one layer (or of one replica of it). Packing
+keeps program order: layers fill arrays one after another, several small layers sharing an array,
+each window on one shelf (a band of rows as high as its first window). Everything here is plain
+data in, plain data out; the ``combined-stationary-map`` pass turns the result into IR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where a window sits: global array index, first row, first column."""
+
+    array: int
+    row0: int
+    col0: int
+
+
+@dataclass
+class LayerDemand:
+    """What one layer asks of the arrays: its windows (rows, cols) and the estimated cycles of
+    all its jobs on one copy of its weights; ``max_replicas`` bounds how finely its jobs split."""
+
+    name: str
+    windows: list[tuple[int, int]]
+    cycles: float
+    max_replicas: int = 1
+
+
+@dataclass
+class Placement:
+    """The mapping of every layer: ``slots[layer][replica][window]``, the epoch each layer is
+    programmed in (0 when everything fits), and the figures the report prints."""
+
+    slots: list[list[list[Slot]]]
+    epochs: list[int]
+    arrays_available: int
+    arrays_needed: int
+    arrays_used: int
+    cells_used: int
+    cells_per_array: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def utilisation(self) -> float:
+        """Programmed cells over the cells of the arrays in use."""
+        return self.cells_used / max(self.arrays_used * self.cells_per_array, 1)
+
+    @property
+    def reprograms(self) -> bool:
+        return max(self.epochs, default=0) > 0
+
+    def replicas(self, layer: int) -> int:
+        return len(self.slots[layer])
+
+
+class _Shelves:
+    """Shelf packer over arrays ``first, first + 1, ...`` of ``rows`` x ``cols`` cells."""
+
+    def __init__(self, first: int, count: int, rows: int, cols: int):
+        self.first, self.count, self.rows, self.cols = first, count, rows, cols
+        self.array = 0  # arrays opened so far (relative); the current one is array - 1
+        self.y = self.h = self.x = 0
+
+    @property
+    def opened(self) -> int:
+        return self.array
+
+    def _new_array(self) -> bool:
+        if self.array >= self.count:
+            return False
+        self.array += 1
+        self.y = self.h = self.x = 0
+        return True
+
+    def place(self, rows: int, cols: int) -> Slot | None:
+        """A slot for a rows x cols window, or None when the arrays are full."""
+        if rows > self.rows or cols > self.cols:
+            raise ValueError(f"window {rows}x{cols} exceeds a {self.rows}x{self.cols} array")
+        if self.array == 0 and not self._new_array():
+            return None
+        if self.x + cols <= self.cols and rows <= self.h:
+            slot = Slot(self.first + self.array - 1, self.y, self.x)
+            self.x += cols
+            return slot
+        if self.y + self.h + rows <= self.rows:  # open a shelf below
+            self.y, self.h, self.x = self.y + self.h, rows, cols
+            return Slot(self.first + self.array - 1, self.y, 0)
+        if not self._new_array():
+            return None
+        self.h, self.x = rows, cols
+        return Slot(self.first + self.array - 1, 0, 0)
+
+    def place_all(self, windows) -> list[Slot] | None:
+        """Slots for all ``windows`` or None (nothing is rolled back: use on a scratch copy)."""
+        out = []
+        for r, c in windows:
+            slot = self.place(r, c)
+            if slot is None:
+                return None
+            out.append(slot)
+        return out
+
+    def copy(self) -> _Shelves:
+        other = _Shelves(self.first, self.count, self.rows, self.cols)
+        other.array, other.y, other.h, other.x = self.array, self.y, self.h, self.x
+        return other
+
+
+def arrays_needed(layers: list[LayerDemand], rows: int, cols: int) -> int:
+    """Arrays that hold every layer's windows once."""
+    shelves = _Shelves(0, 1 << 30, rows, cols)
+    for layer in layers:
+        shelves.place_all(layer.windows)
+    return shelves.opened
+
+
+def place(
+    layers: list[LayerDemand],
+    first: int,
+    count: int,
+    rows: int,
+    cols: int,
+    replicate: bool = True,
+) -> Placement:
+    """Pack ``layers`` (in program order) onto ``count`` arrays starting at global index ``first``.
+
+    When everything fits, free arrays take replicas of the layer whose jobs take longest per
+    copy, as long as a whole replica fits and the layer's jobs can still be split. Otherwise
+    layers are cut into epochs that each fit the chip; an epoch's weights are programmed after
+    the previous epoch's jobs (reprogramming, paid on every inference).
+    """
+    needed = arrays_needed(layers, rows, cols)
+    cells_per_array = rows * cols
+    cells = sum(r * c for layer in layers for r, c in layer.windows)
+    if needed <= count:
+        shelves = _Shelves(first, count, rows, cols)
+        slots = [[shelves.place_all(layer.windows)] for layer in layers]
+        notes = []
+        if replicate:
+            notes = _replicate(layers, slots, shelves)
+        replicated = sum(
+            r * c for layer, s in zip(layers, slots) for r, c in layer.windows * (len(s) - 1)
+        )
+        return Placement(
+            slots,
+            [0] * len(layers),
+            count,
+            needed,
+            shelves.opened,
+            cells + replicated,
+            cells_per_array,
+            notes,
+        )
+    slots, epochs = [], []
+    epoch, shelves = 0, _Shelves(first, count, rows, cols)
+    for layer in layers:
+        trial = shelves.copy()
+        got = trial.place_all(layer.windows)
+        if got is None:
+            epoch += 1
+            shelves = _Shelves(first, count, rows, cols)
+            got = shelves.place_all(layer.windows)
+            if got is None:
+                raise ValueError(
+                    f"layer '{layer.name}' alone needs more than the {count} arrays of the chip"
+                )
+        else:
+            shelves = trial
+        slots.append([got])
+        epochs.append(epoch)
+    note = (
+        f"the weights need {needed} arrays, the chip has {count}: {epoch + 1} epochs, "
+        "arrays reprogrammed between them on every inference"
+    )
+    return Placement(slots, epochs, count, needed, count, cells, cells_per_array, [note])
+
+
+def _replicate(layers: list[LayerDemand], slots, shelves: _Shelves) -> list[str]:
+    """Give free arrays to replicas of the slowest layers (estimated cycles per copy)."""
+    notes = []
+    while True:
+        order = sorted(
+            range(len(layers)),
+            key=lambda i: (-layers[i].cycles / len(slots[i]), i),
+        )
+        best = next(
+            (i for i in order if len(slots[i]) < layers[i].max_replicas and layers[i].cycles > 0),
+            None,
+        )
+        if best is None:
+            break
+        # a replica starts on a fresh array, so its jobs never wait for another layer's
+        trial = shelves.copy()
+        if trial.x or trial.y:
+            if not trial._new_array():
+                break
+        got = trial.place_all(layers[best].windows)
+        if got is None:
+            break
+        shelves.__dict__.update(trial.__dict__)
+        slots[best].append(got)
+    for i, s in enumerate(slots):
+        if len(s) > 1:
+            notes.append(f"layer '{layers[i].name}' replicated {len(s)}x")
+    return notes
+
+
+def split(n: int, parts: int) -> list[tuple[int, int]]:
+    """``n`` jobs in ``parts`` contiguous chunks as equal as possible (first ones larger)."""
+    parts = max(1, min(parts, n))
+    base, extra = divmod(n, parts)
+    out, start = [], 0
+    for i in range(parts):
+        size = base + (1 if i < extra else 0)
+        out.append((start, start + size))
+        start += size
+    return out
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)

@@ -1,0 +1,440 @@
+"""combined-stationary-map: every crossbar layer onto the arrays, as ``imc`` jobs.
+
+Weights stay where they are programmed (stationary); activations stream through the arrays as
+gathered input vectors; partial sums of the row tiles accumulate in place in one int32
+accumulator, and one ``imc.requant`` on the cores turns it into the layer's output (planes
+summed, zero point, scales, bias). On an analog target (``cluster``) each window holds one
+(row tile, run of columns with one ADC step); several small layers share an array; free arrays
+take replicas of the layers whose jobs bound the pipeline; a network larger than the chip is cut
+into epochs, reprogrammed between them. On FAT's digital arrays the same jobs are the
+combined-stationary scheme itself: each job's activations sit in a memory column (one output
+position per lane), the ternary weights are broadcast from the control unit, zero weights are
+skipped, and partial sums stay in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..backend.estimates import window_cycles
+from ..backend.packing import LayerDemand, Placement, place, split
+from ..backend.target import module_target, weight_group
+from ..backend.windows import LayerMatrix, layer_matrix, row_tiles
+from ..dialects import imc
+from ..dialects import onnx as onnx_dialect
+from ..dialects.func import FuncOp
+from ..dialects.quant import ConvOp, CrossbarLayerOp, LinearOp
+from ..ir.attributes import (
+    ArrayAttr,
+    BoolAttr,
+    DenseElementsAttr,
+    DictAttr,
+    FloatAttr,
+    IntegerAttr,
+    StringAttr,
+)
+from ..ir.builder import Builder
+from ..ir.builtin import ModuleOp
+from ..ir.core import Operation, Value
+from ..ir.diagnostics import NameLoc
+from ..ir.types import RankedTensorType, i32, none
+from ..pm import Pass, PassFailure, register_pass
+
+#: Largest number of copies of one layer's weights.
+MAX_REPLICAS = 16
+
+
+def layer_name(op: Operation) -> str:
+    """The ONNX node an op came from (its location's name), else its op name."""
+    return op.location.name if isinstance(op.location, NameLoc) else op.name
+
+
+@dataclass
+class _Layer:
+    op: CrossbarLayerOp
+    matrix: LayerMatrix
+    windows: list
+    fmt: str
+    jobs: int
+
+
+@register_pass
+@dataclass(frozen=True)
+class CombinedStationaryMapPass(Pass):
+    """Replaces every ``quant.linear`` / ``quant.conv`` by ``imc.weights`` (windows placed on
+    arrays), ``imc.mvm`` jobs and an ``imc.requant``; records arrays needed and used, the
+    utilisation and any reprogramming on the module (``imc.mapping``)."""
+
+    name = "combined-stationary-map"
+    summary = "Map crossbar layers onto the arrays: windows, packing, replicas, reprogramming"
+
+    replicate: bool = True
+
+    def run(self, module: ModuleOp) -> bool:
+        target = module_target(module)
+        group = weight_group(target)
+        func = _main(module)
+        layers = [
+            self._analyse(op, target, group)
+            for op in list(func.body.ops)
+            if isinstance(op, CrossbarLayerOp)
+        ]
+        if not layers:
+            return False
+        demands = [
+            LayerDemand(
+                layer_name(la.op),
+                [(w.rows, w.cols) for w in la.windows],
+                sum(
+                    window_cycles(target, group, w.rows, w.cols, la.jobs, la.matrix.block(w))
+                    for w in la.windows
+                ),
+                _max_replicas(la),
+            )
+            for la in layers
+        ]
+        try:
+            placement = place(
+                demands, group.first, group.count, group.rows, group.cols, self.replicate
+            )
+        except ValueError as exc:
+            raise PassFailure(str(exc), layers[0].op.location) from None
+        opset = onnx_dialect.module_opset(module)
+        ncores = int(target.cores.count)
+        by_epoch: dict[int, list[Operation]] = {}
+        starts: dict[int, Operation] = {}
+        for i, la in enumerate(layers):
+            epoch = placement.epochs[i]
+            weights, start = _rewrite(la, placement.slots[i], epoch, opset, ncores)
+            by_epoch.setdefault(epoch, []).extend(weights)
+            starts.setdefault(epoch, start)
+        # Epoch 0 is programmed once, before everything; a barrier then marks where inference
+        # starts (a session keeps the weights resident and runs from there). A later epoch waits
+        # for every job before it, then reprograms its arrays.
+        b = Builder.at_start(func.body)
+        for w in by_epoch[0]:
+            b.insert(w)
+        b.insert(_barrier("weights resident", layers[0].op.location))
+        for epoch in sorted(by_epoch)[1:]:
+            b = Builder.before(starts[epoch])
+            b.insert(_barrier(f"reprogram the arrays (epoch {epoch})", starts[epoch].location))
+            for w in by_epoch[epoch]:
+                b.insert(w)
+        _record(module, placement)
+        return True
+
+    def ensures(self, module: ModuleOp) -> None:
+        for op in module.walk():
+            if isinstance(op, CrossbarLayerOp):
+                raise PassFailure(f"'{op.name}' was left unmapped", op.location)
+            if isinstance(op, imc.WeightsOp) and op.unallocated():
+                raise PassFailure("an array window was left unplaced", op.location)
+
+    # --- analysis --------------------------------------------------------------------------
+    def _analyse(self, op: CrossbarLayerOp, target, group) -> _Layer:
+        name = layer_name(op)
+        if not op.integer_input:
+            raise PassFailure(
+                f"layer '{name}' takes float inputs (the ideal analog layer): the arrays need "
+                "DAC codes; run quantize-activations (any --precision but fp32 does)",
+                op.location,
+            )
+        w = op.crossbar_weights()
+        readout = op.readout()
+        cells = w.column_cells()
+        lo, hi = int(cells.min(initial=0)), int(cells.max(initial=0))
+        if lo < group.cell_min or hi > group.cell_max:
+            raise PassFailure(
+                f"layer '{name}' has weights in {lo}..{hi}; the arrays of target "
+                f"'{target.name}' hold {group.cell_min}..{group.cell_max}",
+                op.location,
+            )
+        fmt = "t2" if lo >= -1 and hi <= 1 else "i4"
+        adc = group.get("adc_bits", 0) if group.kind == "analog" else 0
+        if readout.bits != adc:
+            have = f"a {readout.bits}-bit ADC" if readout.bits else "exact readout"
+            want = f"a {adc}-bit ADC" if adc else "exact digital sums"
+            raise PassFailure(
+                f"layer '{name}' was quantized for {have}, but the arrays of target "
+                f"'{target.name}' give {want}: quantize for this target",
+                op.location,
+            )
+        if readout.rows > group.rows:
+            raise PassFailure(
+                f"layer '{name}' has row tiles of {readout.rows} inputs, the arrays have "
+                f"{group.rows} rows",
+                op.location,
+            )
+        k = w.fan_in
+        if isinstance(op, ConvOp):
+            g = op.geometry()
+            if g["dilations"][1] != 1:
+                raise PassFailure(
+                    f"layer '{name}': a convolution dilated along the width has no contiguous "
+                    "kernel rows for the array's gather",
+                    op.location,
+                )
+            c = op.operands[0].type.shape[1]
+            tiles = row_tiles(k, readout.rows, g["kernel_shape"][1] * c)
+            n, _, h, wd = op.results[0].type.shape
+            jobs = n * h * wd
+        else:
+            tiles = row_tiles(k, readout.rows)
+            jobs = int(np.prod(op.operands[0].type.shape[:-1]))
+        shift = readout.shift if readout.bits else None
+        matrix = layer_matrix(name, cells, tiles, shift, readout.group)
+        windows = matrix.windows(group.cols, same_shift=bool(readout.bits))
+        return _Layer(op, matrix, windows, fmt, jobs)
+
+
+def _main(module: ModuleOp) -> FuncOp:
+    for op in module.body.ops:
+        if isinstance(op, FuncOp):
+            return op
+    raise PassFailure("the module has no function to map")
+
+
+def _max_replicas(la: _Layer) -> int:
+    if isinstance(la.op, ConvOp):
+        return min(MAX_REPLICAS, la.op.results[0].type.shape[2])  # output rows
+    return min(MAX_REPLICAS, la.jobs)
+
+
+# --- rewriting ------------------------------------------------------------------------------
+
+
+def _i(v: int) -> IntegerAttr:
+    return IntegerAttr(int(v))
+
+
+def _barrier(reason: str, loc) -> Operation:
+    return imc.BarrierOp.create(attributes={"reason": StringAttr(reason)}, location=loc)
+
+
+def _rewrite(la: _Layer, replicas, epoch: int, opset: int, ncores: int):
+    """Replace the layer by its jobs; return its (not yet inserted) weight ops and the first op
+    of its jobs."""
+    op, m = la.op, la.matrix
+    loc = op.location
+    name = m.name
+    weights, windows = [], []  # windows: per replica, per window, the window value
+    for replica in replicas:
+        vals = []
+        for w, slot in zip(la.windows, replica):
+            attrs = {
+                "cells": DenseElementsAttr.from_array(m.block(w), hint=f"{name}.w{len(weights)}"),
+                "fmt": StringAttr(la.fmt),
+                "array": _i(slot.array),
+                "row0": _i(slot.row0),
+                "col0": _i(slot.col0),
+                "layer": StringAttr(name),
+            }
+            wop = imc.WeightsOp.create(
+                result_types=[imc.window_type(w.rows, w.cols)], attributes=attrs, location=loc
+            )
+            weights.append(wop)
+            vals.append(wop.results[0])
+        windows.append(vals)
+    b = Builder.before(op)
+    start = op.parent.index_of(op)
+    if isinstance(op, ConvOp):
+        x, jobs_of = _conv_input(b, op, la, opset, ncores)
+    else:
+        x, jobs_of = _linear_input(op, la)
+    acc_type = RankedTensorType((la.jobs, m.columns), i32)
+    acc = b.insert(
+        imc.EmptyOp.create(
+            result_types=[acc_type], attributes={"buffers": imc.unallocated()}, location=loc
+        )
+    ).results[0]
+    for r, chunk in enumerate(jobs_of(len(replicas))):
+        for w, win in zip(la.windows, windows[r]):
+            for gather in chunk(w):
+                attrs = {k: _i(v) for k, v in gather.items()}
+                attrs.update(
+                    dst_col=_i(w.c0),
+                    acc_mode=BoolAttr(w.tile > 0),
+                    adc_shift=_i(w.shift),
+                    layer=StringAttr(name),
+                    buffers=imc.unallocated(),
+                )
+                mvm = imc.MvmOp.create([x, win, acc], [acc_type], attrs, location=loc)
+                acc = b.insert(mvm).results[0]
+    y = _requant(b, op, acc, la, opset, ncores)
+    first = op.parent.ops[start]
+    op.results[0].replace_all_uses_with(y)
+    op.erase()
+    return weights, first
+
+
+def _linear_input(op: LinearOp, la: _Layer):
+    x = op.operands[0]
+    k = la.matrix.fan_in
+
+    def jobs_of(replicas: int):
+        def chunks(r0, r1):
+            def gathers(w):
+                yield {
+                    "x_offset": r0 * k + w.k0,
+                    "seg_count": 1,
+                    "seg_len": w.rows,
+                    "seg_stride": 0,
+                    "inner_stride": k,
+                    "outer_stride": 0,
+                    "n_inner": r1 - r0,
+                    "n_outer": 1,
+                    "dst_row": r0,
+                }
+
+            return gathers
+
+        return [chunks(r0, r1) for r0, r1 in split(la.jobs, replicas)]
+
+    return x, jobs_of
+
+
+def _transpose(b: Builder, x: Value, perm, opset: int, ncores: int, loc) -> Value:
+    shape = tuple(x.type.shape[p] for p in perm)
+    t = RankedTensorType(shape, x.type.element_type)
+    op = imc.KernelOp.create(
+        [x],
+        [t],
+        {
+            "kernel": StringAttr(onnx_dialect.ONNX_OPS["Transpose"].name),
+            "params": DictAttr((("perm", ArrayAttr(tuple(_i(p) for p in perm))),)),
+            "opset": _i(opset),
+            "unit": StringAttr("cluster"),
+            "ncores": _i(ncores),
+            "buffers": imc.unallocated(),
+        },
+        location=loc,
+    )
+    return b.insert(op).results[0]
+
+
+NCHW_TO_NHWC = (0, 2, 3, 1)
+NHWC_TO_NCHW = (0, 3, 1, 2)
+
+
+def _conv_input(b: Builder, op: ConvOp, la: _Layer, opset: int, ncores: int):
+    g = op.geometry()
+    loc = op.location
+    x = _transpose(b, op.operands[0], NCHW_TO_NHWC, opset, ncores, loc)
+    t, left, bottom, right = g["pads"]
+    zp = op.get_attr("input_zero_point", 0)
+    if any(g["pads"]):
+        n, h, w, c = x.type.shape
+        pt = RankedTensorType((n, h + t + bottom, w + left + right, c), x.type.element_type)
+        pad = imc.PadOp.create(
+            [x],
+            [pt],
+            {
+                "pads": ArrayAttr(tuple(_i(p) for p in g["pads"])),
+                "value": _i(zp),
+                "unit": StringAttr("dma"),
+                "layer": StringAttr(la.matrix.name),
+                "buffers": imc.unallocated(),
+            },
+            location=loc,
+        )
+        x = b.insert(pad).results[0]
+    n, hp, wp, c = x.type.shape
+    _, _, ho, wo = op.results[0].type.shape
+    (_, kw), (sh, sw), (dh, _) = g["kernel_shape"], g["strides"], g["dilations"]
+    row = kw * c  # one kernel row of inputs, contiguous in the padded NHWC image
+
+    def jobs_of(replicas: int):
+        def chunks(y0, y1):
+            def gathers(w):
+                i0, a = divmod(w.k0, row)
+                whole = w.k0 % row == 0 and w.k1 % row == 0 and w.rows >= row
+                for img in range(n):
+                    base = img * hp * wp * c + y0 * sh * wp * c
+                    common = {
+                        "inner_stride": sw * c,
+                        "outer_stride": sh * wp * c,
+                        "n_inner": wo,
+                        "n_outer": y1 - y0,
+                        "dst_row": img * ho * wo + y0 * wo,
+                    }
+                    if whole:
+                        yield {
+                            "x_offset": base + i0 * dh * wp * c,
+                            "seg_count": w.rows // row,
+                            "seg_len": row,
+                            "seg_stride": dh * wp * c,
+                            **common,
+                        }
+                    else:
+                        yield {
+                            "x_offset": base + i0 * dh * wp * c + a,
+                            "seg_count": 1,
+                            "seg_len": w.rows,
+                            "seg_stride": 0,
+                            **common,
+                        }
+
+            return gathers
+
+        return [chunks(y0, y1) for y0, y1 in split(ho, replicas)]
+
+    return x, jobs_of
+
+
+def _requant(
+    b: Builder, op: CrossbarLayerOp, acc: Value, la: _Layer, opset: int, ncores: int
+) -> Value:
+    w = op.crossbar_weights()
+    col_scale = w.column_scales().reshape(-1).astype(np.float32)
+    dynamic = op.operand("x_scale") if isinstance(op, LinearOp) else None
+    if dynamic is None:
+        scale = col_scale * np.float32(op.get_attr("input_scale"))
+    else:
+        scale = col_scale
+    attrs = {
+        "planes": _i(la.matrix.planes),
+        "scale": DenseElementsAttr.from_array(scale.astype(np.float32)),
+        "zp": _i(0),
+        "lo": FloatAttr(float("-inf")),
+        "hi": FloatAttr(float("inf")),
+        "unit": StringAttr("cluster"),
+        "ncores": _i(ncores),
+        "layer": StringAttr(la.matrix.name),
+        "buffers": imc.unallocated(),
+    }
+    zp = op.get_attr("input_zero_point", 0) if op.integer_input else 0
+    if zp:
+        colsum = la.matrix.cells.astype(np.int64).sum(axis=0)
+        attrs["offset"] = DenseElementsAttr.from_array((zp * colsum).astype(np.int32))
+    bias = op.bias()
+    if bias is not None:
+        attrs["bias"] = DenseElementsAttr.from_array(np.asarray(bias, np.float32))
+    rs = dynamic if dynamic is not None else _none(b, op)
+    y_type = op.results[0].type
+    if isinstance(op, ConvOp):
+        n, o, ho, wo = y_type.shape
+        nhwc = RankedTensorType((n, ho, wo, o), y_type.element_type)
+        rq = b.insert(imc.RequantOp.create([acc, rs], [nhwc], attrs, location=op.location))
+        return _transpose(b, rq.results[0], NHWC_TO_NCHW, opset, ncores, op.location)
+    rq = b.insert(imc.RequantOp.create([acc, rs], [y_type], attrs, location=op.location))
+    return rq.results[0]
+
+
+def _none(b: Builder, op: Operation) -> Value:
+    return b.insert(
+        onnx_dialect.NoValueOp.create(result_types=[none], location=op.location)
+    ).results[0]
+
+
+def _record(module: ModuleOp, p: Placement) -> None:
+    entries = (
+        ("arrays_available", _i(p.arrays_available)),
+        ("arrays_needed", _i(p.arrays_needed)),
+        ("arrays_used", _i(p.arrays_used)),
+        ("epochs", _i(max(p.epochs, default=0) + 1)),
+        ("utilisation", FloatAttr(round(p.utilisation, 4))),
+        ("notes", ArrayAttr(tuple(StringAttr(n) for n in p.notes))),
+    )
+    module.attributes["imc.mapping"] = DictAttr(entries)

@@ -1,0 +1,114 @@
+"""nonlinear-offload: every op the arrays do not run gets a home on another unit.
+
+The cluster's RISC-V cores are general purpose: any ONNX op the frontend accepts, and the fused
+``nn`` ops, run there as a call of the cores' kernel library (``imc.kernel``: exactly the op's
+semantics, a per-kernel cycle model in the target). The activation conversions around crossbar
+layers become the cores' dedicated jobs (``imc.quant`` for the DAC's static quantization,
+``imc.dquant`` for per-vector dynamic quantization). Constants stay constants: they become data
+in the program. An op with no home is refused here, before any code is emitted, with its node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from imcc.runtime.kernels import library
+
+from ..backend.target import module_target
+from ..dialects import imc
+from ..dialects.func import FuncOp, ReturnOp
+from ..dialects.nn import NNOp
+from ..dialects.onnx import ConstantOp, NoValueOp, OnnxOp, module_opset
+from ..dialects.quant import DynamicQuantizeOp, QuantizeOp, code_range
+from ..ir.attributes import DictAttr, FloatAttr, IntegerAttr, StringAttr
+from ..ir.builder import Builder
+from ..ir.builtin import ModuleOp
+from ..ir.core import Operation
+from ..pm import Pass, PassFailure, register_pass
+from .combined_stationary_map import layer_name
+
+#: Ops that are data or structure, not work: they stay as they are.
+KEPT = (ConstantOp, NoValueOp, FuncOp, ReturnOp, ModuleOp)
+
+
+def is_placed(op: Operation) -> bool:
+    """Whether ``op`` is allowed at the imc level (an imc job, data, or structure)."""
+    return isinstance(op, (imc.ImcOp, *KEPT))
+
+
+@register_pass
+@dataclass(frozen=True)
+class NonlinearOffloadPass(Pass):
+    """Turns every op that is not a crossbar job into a job of the cluster cores: quantize and
+    dynamic_quantize into ``imc.quant`` / ``imc.dquant``, every onnx and nn op into an
+    ``imc.kernel`` call of the cores' library. Refuses, naming the op and its ONNX node, an op
+    no unit can run."""
+
+    name = "nonlinear-offload"
+    summary = "Give every non-crossbar op a home: cluster kernels, quantization jobs"
+
+    def run(self, module: ModuleOp) -> bool:
+        target = module_target(module)
+        ncores = int(target.cores.count)
+        opset = module_opset(module)
+        changed = False
+        for func in [op for op in module.body.ops if isinstance(op, FuncOp)]:
+            for op in list(func.body.ops):
+                if is_placed(op):
+                    continue
+                new = _convert(op, ncores, opset)
+                Builder.before(op).insert(new)
+                for old, value in zip(op.results, new.results):
+                    old.replace_all_uses_with(value)
+                op.erase()
+                changed = True
+        return changed
+
+    def ensures(self, module: ModuleOp) -> None:
+        for op in module.walk():
+            if not is_placed(op):
+                raise PassFailure(f"'{op.name}' has no unit to run on", op.location)
+
+
+def _common(op: Operation, ncores: int) -> dict:
+    return {
+        "unit": StringAttr("cluster"),
+        "ncores": IntegerAttr(ncores),
+        "layer": StringAttr(layer_name(op)),
+        "buffers": imc.unallocated(),
+    }
+
+
+def _convert(op: Operation, ncores: int, opset: int) -> Operation:
+    loc = op.location
+    if isinstance(op, QuantizeOp):
+        lo, hi = code_range(op.results[0].type.element_type, op.get_attr("bits"))
+        attrs = {
+            "scale": FloatAttr(op.get_attr("scale")),
+            "zp": IntegerAttr(op.get_attr("zero_point")),
+            "lo": IntegerAttr(lo),
+            "hi": IntegerAttr(hi),
+            **_common(op, ncores),
+        }
+        return imc.QuantOp.create(list(op.operands), op.result_types, attrs, location=loc)
+    if isinstance(op, DynamicQuantizeOp):
+        attrs = {"bits": IntegerAttr(op.get_attr("bits")), **_common(op, ncores)}
+        return imc.DQuantOp.create(list(op.operands), op.result_types, attrs, location=loc)
+    if isinstance(op, OnnxOp | NNOp):
+        if not library.has_kernel(op.name):
+            raise PassFailure(
+                f"no unit of the target runs '{op.name}' (node '{layer_name(op)}'): the cores' "
+                "kernel library has no kernel for it",
+                loc,
+            )
+        params = DictAttr(tuple((k, v) for k, v in op.attributes.items() if "." not in k))
+        attrs = {
+            "kernel": StringAttr(op.name),
+            "params": params,
+            "opset": IntegerAttr(opset),
+            **_common(op, ncores),
+        }
+        return imc.KernelOp.create(list(op.operands), op.result_types, attrs, location=loc)
+    raise PassFailure(
+        f"no unit of the target runs '{op.name}' (node '{layer_name(op)}')", op.location
+    )
