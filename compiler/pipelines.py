@@ -2,7 +2,8 @@
 
 ``imcc --emit=LEVEL`` imports the model and runs the pipelines of every level up to LEVEL, in the
 order of :data:`LEVELS`. Each step is a pipeline element (``pass{option=value}``) with a comment
-saying why it sits where it does; later issues append levels (the IMC dialect, the ISA, the binary).
+saying why it sits where it does. ``asm`` and ``bin`` add no steps: they print the isa level's program
+as assembly text or as prog.bin.
 """
 
 from __future__ import annotations
@@ -19,10 +20,6 @@ class Level:
     name: str
     summary: str
     steps: tuple[str, ...]
-    #: False for levels whose backend does not exist yet (asking for them is an error).
-    available: bool = True
-    #: True for levels reached only when asked for (``--emit``), never as the default.
-    opt_in: bool = False
 
     @property
     def pipeline(self) -> str:
@@ -56,27 +53,55 @@ ONNX_LEVEL = Level(
     ),
 )
 
-# --- precision (issue 5): the quant level; its steps depend on --precision, see
-# compiler/precision/pipeline.py (default: one data-aware ternary plane per layer). ---
+# --- the quant level: its steps depend on --precision, see compiler/precision/pipeline.py
+# (default: one data-aware ternary plane per layer; fp32: none, the software program). ---
 QUANT_LEVEL = Level(
     name="quant",
     summary="crossbar layers quantized (quant dialect: ternary/int8 weights, int8 activations, "
     "ADC ranges) per --precision, as IR text",
     steps=precision_steps(),
-    # Quantizing needs calibration data to be meaningful; until the backend levels exist, the
-    # default stopping point stays the onnx level.
-    opt_in=True,
+)
+
+IMC_LEVEL = Level(
+    name="imc",
+    summary="the program as jobs of the chip's units (imc dialect), arrays and memory placed, "
+    "as IR text",
+    steps=(
+        # Crossbar layers first: their weights decide the arrays, and their jobs are the ones the
+        # rest of the program is scheduled around.
+        "combined-stationary-map",
+        # Then everything else finds a unit: cores' library kernels, quantization jobs.
+        "nonlinear-offload",
+        # Crossbar jobs read and write channels-last images; cancel and sink the layout
+        # transposes the two conversions put around them, now that every op is a job.
+        "fold-layout",
+        # Bytes for every value once the set of values is final.
+        "plan-memory",
+        # Last: the order the instructions issue in, once nothing adds or moves a job.
+        "schedule",
+    ),
+)
+
+ISA_LEVEL = Level(
+    name="isa",
+    summary="the program as ISA instructions (isa dialect), tensor table and constants, as IR text",
+    steps=("imc-to-isa",),
+)
+
+ASM_LEVEL = Level(
+    name="asm",
+    summary="the program as assembly text (imcc-as reads it back)",
+    steps=(),
 )
 
 BIN_LEVEL = Level(
     name="bin",
-    summary="the IMC program binary (prog.bin) -- not implemented yet",
+    summary="the program binary (prog.bin) the simulated chip runs",
     steps=(),
-    available=False,
 )
 
 #: Every level, shallowest first.
-LEVELS: tuple[Level, ...] = (ONNX_LEVEL, QUANT_LEVEL, BIN_LEVEL)
+LEVELS: tuple[Level, ...] = (ONNX_LEVEL, QUANT_LEVEL, IMC_LEVEL, ISA_LEVEL, ASM_LEVEL, BIN_LEVEL)
 
 
 def level(name: str) -> Level:
@@ -87,9 +112,11 @@ def level(name: str) -> Level:
     raise KeyError(f"unknown level '{name}' (known: {', '.join(lv.name for lv in LEVELS)})")
 
 
-def deepest_available() -> Level:
-    """The deepest level whose backend exists."""
-    return [lv for lv in LEVELS if lv.available and not lv.opt_in][-1]
+#: The level ``imcc`` stops at unless told otherwise.
+DEFAULT_LEVEL = "bin"
+
+#: Levels written as IR text (the others are a program: assembly text or binary).
+IR_LEVELS = ("onnx", "quant", "imc", "isa")
 
 
 def pipeline_to(name: str, overrides: dict[str, tuple[str, ...]] | None = None) -> str:

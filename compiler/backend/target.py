@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from imcc.runtime.targets import Target, TargetError, load_target
 
+from ..ir.attributes import StringAttr
 from ..ir.builtin import ModuleOp
 from ..ir.diagnostics import IRError
 
@@ -26,6 +27,11 @@ def target_name(module: ModuleOp) -> str:
 @lru_cache(maxsize=16)
 def _load(spec: str) -> Target:
     return load_target(spec)
+
+
+def set_target(module: ModuleOp, spec: str) -> None:
+    """Record the target (a preset name or a TOML path) on the module."""
+    module.attributes[TARGET_ATTR] = StringAttr(str(spec))
 
 
 def module_target(module: ModuleOp) -> Target:

@@ -15,15 +15,16 @@ A layer whose input is a float tensor is the ideal analog machine (no DAC, no AD
 ``ternarize`` alone produces, before ``quantize-activations`` inserts the conversions. Weight
 attributes (one convention for both layer ops):
 
-- ``weights``: int8 ``[P, O, K]`` — P residual ternary planes (values in {−1, 0, 1}) or, with
-  ``format = "int8"``, one plane of codes in −127..127; K is the fan-in (C·kh·kw for a conv, in
-  that order);
+- ``weights``: int8 ``[P, O, K]`` — P residual planes of ternary cells (values in {−1, 0, 1})
+  or, with ``format = "int4"``, of 4-bit cells in −7..7 (an 8-bit weight is two such planes);
+  K is the fan-in (kh·kw·C for a conv, in that order: kernel row, kernel column, channel);
 - ``scale``: f32 ``[P, O]`` — α per plane and channel (α⁺ when ``scale_neg`` is present);
 - ``scale_neg``: f32 ``[P, O]`` — optional separate negative scales (TTQ); each plane then uses a
   positive and a negative column per channel;
 - ``bias``: f32 ``[O]`` (optional);
-- ``array_rows``: inputs per row tile (the array height); partial sums of the tiles are read
-  separately and added digitally;
+- ``array_rows``: inputs per row tile (at most the array height; a conv's tiles never straddle
+  two kernel rows); each tile's column sums are read by the ADC separately and the readings
+  added in int32;
 - ``input_scale`` / ``input_zero_point``: the static quantization of an integer input;
 - ``adc_bits`` (optional, 0 = ideal), ``adc_shift`` i64 ``[P, S, T, G]``, ``adc_group`` (columns
   per ADC range group).
@@ -43,7 +44,7 @@ from ..ir.attributes import ArrayAttr, DenseElementsAttr, FloatAttr, IntegerAttr
 from ..ir.diagnostics import VerificationError
 from ..ir.ops import AttrDef, IROp, OperandDef, Pure, ResultDef, tensor_or_none, tensor_type
 from ..ir.types import FloatType, IntegerType, NoneType, RankedTensorType, f32
-from ..quant.crossbar import WEIGHT_FORMATS, CrossbarWeights, Readout
+from ..quant.crossbar import CELL_LIMIT, WEIGHT_FORMATS, CrossbarWeights, Readout
 
 #: Largest DAC width the int8 activation tensors can hold.
 MAX_ACT_BITS = 8
@@ -211,12 +212,10 @@ class CrossbarLayerOp(QuantOp):
         if out_channels is not None and o != out_channels:
             self.fail(f"weights have {o} output channels, the result has {out_channels}")
         cells = w.array
-        if fmt == "ternary" and cells.size and (np.abs(cells.astype(np.int16)) > 1).any():
-            self.fail("ternary weights must be in {-1, 0, 1}")
-        if fmt == "int8" and (p != 1 or "scale_neg" in self.attributes):
-            self.fail("int8 weights have one plane and one scale per channel")
-        if fmt == "int8" and cells.size and (cells == -128).any():
-            self.fail("int8 weight codes must be in -127..127")
+        limit = CELL_LIMIT[fmt]
+        if cells.size and np.abs(cells.astype(np.int16)).max() > limit:
+            allowed = "{-1, 0, 1}" if fmt == "ternary" else f"-{limit}..{limit}"
+            self.fail(f"{fmt} weights must be in {allowed}")
         for key in ("scale", "scale_neg"):
             self._check_dense(key, (p, o), "f32")
         self._check_dense("bias", (o,), "f32")

@@ -89,14 +89,8 @@ def _requant(op: imc.RequantOp, inputs: list[Array], interp: Interpreter) -> lis
 @register_interpreter(imc.QuantOp.name)
 def _quant(op: imc.QuantOp, inputs: list[Array], interp: Interpreter) -> list[Array]:
     dtype = numpy_dtype(op.results[0].type.element_type)
-    q = nx.quant_clamped(
-        inputs[0],
-        op.get_attr("scale"),
-        op.get_attr("zp"),
-        op.get_attr("lo"),
-        op.get_attr("hi"),
-        dtype,
-    )
+    scale, zp, lo, hi = (op.get_attr(k) for k in ("scale", "zp", "lo", "hi"))
+    q = nx.quant(inputs[0], scale, zp, dtype, lo, hi)
     return [q]
 
 

@@ -43,6 +43,10 @@ OpInterpreter = Callable[[Operation, list[Array], "Interpreter"], list[Array]]
 #: Op name -> the function that evaluates it.
 INTERPRETERS: dict[str, OpInterpreter] = {}
 
+#: Levels that are whole programs rather than functions of ops (the isa level): a predicate on
+#: the module and the function that runs it, ``runner(module, inputs) -> {name: array}``.
+MODULE_RUNNERS: list[tuple[Callable[[ModuleOp], bool], Callable]] = []
+
 
 def register_interpreter(*names: str) -> Callable[[OpInterpreter], OpInterpreter]:
     """Decorator: make ``fn`` the interpreter of the ops called ``names``."""
@@ -120,12 +124,17 @@ class Interpreter:
         load_op_modules()
         self.module = module
         self.check_types = check_types
+        self.runner = next((run for match, run in MODULE_RUNNERS if match(module)), None)
+        if self.runner is not None:
+            return
         self.func = main_function(module)
         #: The onnx opset of the module (kernels need it).
         self.opset = module_opset(module)
 
     def run(self, inputs: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> RunResult:
         """Run ``main`` on inputs given by name or in argument order."""
+        if self.runner is not None:
+            return RunResult(self.runner(self.module, inputs))
         args = bind_inputs(self.func, inputs)
         outputs = self.run_block(self.func.body, args)
         return RunResult(dict(zip(result_names(self.func), outputs)))

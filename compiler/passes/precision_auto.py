@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
+from ..backend.target import target_name
 from ..interp.interpreter import main_function, result_names
 from ..ir.attributes import BoolAttr, FloatAttr, IntegerAttr
 from ..ir.builtin import ModuleOp
@@ -27,7 +28,7 @@ from ..precision.calibration import calibration_for
 from ..precision.clone import clone_module, install
 from ..precision.layers import float_layers, quant_layers
 from ..precision.record import record_model, remember_reference
-from ..precision.target import DEFAULT_TARGET, array_params
+from ..precision.target import array_params
 
 
 @register_pass
@@ -76,9 +77,6 @@ class PrecisionAutoPass(Pass):
     calibration: str = field(
         default="", metadata={"help": "calibration .npz (else attached/synthetic)"}
     )
-    target: str = field(
-        default=DEFAULT_TARGET, metadata={"help": "target giving array and DAC/ADC sizes"}
-    )
 
     def __post_init__(self):
         if not self.budget >= 0:
@@ -93,11 +91,11 @@ class PrecisionAutoPass(Pass):
         if self.max_runs < 1:
             raise ValueError(f"max-runs must be at least 1, got {self.max_runs}")
 
-    def act_spec(self) -> ActSpec | None:
+    def act_spec(self, module: ModuleOp) -> ActSpec | None:
         """The activation quantization evaluated and applied (None: float activations)."""
         if self.act == "none":
             return None
-        arr = array_params(self.target)
+        arr = array_params(target_name(module))
         group = self.adc_group or arr.cols
         return ActSpec(self.act, min(arr.dac_bits, 8), self.method, False, arr.adc_bits, group)
 
@@ -128,7 +126,7 @@ class PrecisionAutoPass(Pass):
         except ValueError as exc:
             raise PassFailure(f"precision-auto: {exc}") from None
         output = self.output_index(module)
-        rows, act = array_params(self.target).rows, self.act_spec()
+        rows, act = array_params(target_name(module)).rows, self.act_spec(module)
         xs, run = capture_inputs(module, cal, layers)
         remember_reference(cal, run, True)
         trial, chosen, result = self.choose(module, cal, layers, xs, metric, output)
@@ -147,7 +145,7 @@ class PrecisionAutoPass(Pass):
     def choose(self, module, cal, layers, xs, metric: str, output):
         """Fit the candidates, search on a quantized copy of ``module``; returns the copy (with
         the chosen candidates in place), the chosen specs and the search result."""
-        rows, act = array_params(self.target).rows, self.act_spec()
+        rows, act = array_params(target_name(module)).rows, self.act_spec(module)
         specs = parse_candidates(self.candidates)
         xs_fit, val = split_holdout(cal, xs, self.holdout)
         slots = [build_slot(ly, specs, x, act, rows) for ly, x in zip(layers, xs_fit)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..backend.target import target_name
 from ..dialects.quant import CrossbarLayerOp
 from ..ir.builtin import ModuleOp
 from ..ir.core import Operation
@@ -12,7 +13,7 @@ from ..precision.activations import MODES, ActSpec, convert_layer
 from ..precision.calibration import calibration_for
 from ..precision.record import record_model
 from ..precision.runner import run_streams
-from ..precision.target import DEFAULT_TARGET, array_params
+from ..precision.target import array_params
 from ..quant.actquant import CALIBRATION_METHODS
 from ..quant.adc import ADC_CRITERIA
 
@@ -45,9 +46,6 @@ class QuantizeActivationsPass(Pass):
     calibration: str = field(
         default="", metadata={"help": "calibration .npz (else attached/synthetic)"}
     )
-    target: str = field(
-        default=DEFAULT_TARGET, metadata={"help": "target giving DAC/ADC and array sizes"}
-    )
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -59,9 +57,9 @@ class QuantizeActivationsPass(Pass):
         if self.adc_bits > 32 or self.adc_group < 0:
             raise ValueError("adc-bits must be at most 32 and adc-group non-negative")
 
-    def act_spec(self) -> ActSpec:
-        """The spec with the target's defaults filled in."""
-        arr = array_params(self.target)
+    def act_spec(self, module: ModuleOp) -> ActSpec:
+        """The spec with the defaults of the module's target filled in."""
+        arr = array_params(target_name(module))
         return ActSpec(
             self.mode, self.bits or min(arr.dac_bits, 8), self.method, self.asymmetric,
             arr.adc_bits if self.adc_bits < 0 else self.adc_bits,
@@ -69,7 +67,7 @@ class QuantizeActivationsPass(Pass):
         )  # fmt: skip
 
     def run(self, module: ModuleOp) -> bool:
-        return quantize_inputs(module, self.act_spec(), self.calibration)
+        return quantize_inputs(module, self.act_spec(module), self.calibration)
 
 
 def _float_input(op: Operation) -> bool:

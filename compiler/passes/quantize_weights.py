@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..backend.target import target_name
 from ..ir.builtin import ModuleOp
 from ..pm import Pass, register_pass
 from ..precision.fitting import WeightSpec
-from ..precision.target import DEFAULT_TARGET, array_params
+from ..precision.target import array_params
 from ..precision.weights_pass import quantize_weights
 
 
@@ -25,9 +26,8 @@ class QuantizeWeightsPass(Pass):
     calibration: str = field(
         default="", metadata={"help": "calibration .npz (else attached/synthetic)"}
     )
-    target: str = field(default=DEFAULT_TARGET, metadata={"help": "target giving the array rows"})
 
     def run(self, module: ModuleOp) -> bool:
-        rows = array_params(self.target).rows
+        rows = array_params(target_name(module)).rows
         spec = WeightSpec("int8")
         return quantize_weights(module, lambda i, n: spec, self.calibration, rows)

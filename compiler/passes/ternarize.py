@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..backend.target import target_name
 from ..ir.builtin import ModuleOp
 from ..pm import Pass, register_pass
 from ..precision.fitting import RULES, WeightSpec
-from ..precision.target import DEFAULT_TARGET, array_params
+from ..precision.target import array_params
 from ..precision.weights_pass import quantize_weights
 
 FIRST_LAST = ("same", "int8", "fp32")
@@ -48,7 +49,6 @@ class TernarizePass(Pass):
     calibration: str = field(
         default="", metadata={"help": "calibration .npz (else attached/synthetic)"}
     )
-    target: str = field(default=DEFAULT_TARGET, metadata={"help": "target giving the array rows"})
 
     def __post_init__(self):
         if self.rule not in RULES:
@@ -84,5 +84,5 @@ class TernarizePass(Pass):
         return self.spec()
 
     def run(self, module: ModuleOp) -> bool:
-        rows = array_params(self.target).rows
+        rows = array_params(target_name(module)).rows
         return quantize_weights(module, self.policy, self.calibration, rows, self.rule == "data")

@@ -113,6 +113,7 @@ def build_slot(layer: Layer, specs, x: np.ndarray, act: ActSpec | None, rows: in
     error the converters alone add), a ternary candidate with at least int8's columns cannot do
     better (it is read through the same converters, plane by plane) and is not fitted.
     """
+    rows = layer.tile_rows(rows)
     x_rows = layer.rows(x)
     o, k = layer.shape
     idx = _sample(x_rows.shape[0], ERROR_SAMPLE_ROWS)

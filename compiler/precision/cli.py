@@ -69,8 +69,10 @@ def prepare(args, module: ModuleOp) -> None:
 
 
 def finish(args, module: ModuleOp) -> None:
-    """Write the JSON report if asked for."""
+    """Write the JSON report if asked for (the one the precision-report pass recorded, else one
+    built from the module)."""
     if getattr(args, "precision_report", None):
         from .report import build_report, report_json
 
-        atomic_write_text(args.precision_report, report_json(build_report(module)))
+        text = module.get_attr("quant.report") or report_json(build_report(module))
+        atomic_write_text(args.precision_report, text)

@@ -1,4 +1,4 @@
-"""Choosing a layer's crossbar weights: ternary planes by a rule, or int8 codes.
+"""Choosing a layer's crossbar weights: ternary planes by a rule, or 8-bit codes on 4-bit cells.
 
 Rules (``ternarize{rule=...}``):
 
@@ -15,7 +15,8 @@ Rules (``ternarize{rule=...}``):
 
 Channels that already are ternary (quantization-aware training) are detected and kept bit-exactly
 by every rule, with no bias change. ``asymmetric`` gives separate positive/negative scales (TTQ).
-``int8`` weights are per-channel symmetric codes (max-abs step), bias-corrected with data.
+``int8`` weights are per-channel symmetric 8-bit codes (max-abs step) held as two 4-bit planes
+(``int4_pair``), bias-corrected with data.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..quant.actquant import int_weights
-from ..quant.crossbar import CrossbarWeights
+from ..quant.crossbar import CrossbarWeights, int4_pair
 from ..quant.gptq import gptq_ternarize
 from ..quant.planes import ternarize_planes
 from ..quant.report import relative_error
@@ -81,8 +81,7 @@ def fit_layer(
     exact, _ = detect_ternary(w, spec.asymmetric)
     data = x_q is not None and (spec.rule == "data" or spec.fmt == "int8")
     if spec.fmt == "int8":
-        cells, scale = int_weights(w)
-        cw = CrossbarWeights(cells.astype(np.int8)[None], scale[None], None, "int8")
+        cw = int4_pair(w)
     else:
         target = w
         if spec.rule == "data" and x_q is not None:
@@ -190,8 +189,7 @@ def fit_candidates(
             out[i] = _finish(w, bias, cw, x, exact)
     for i, s in enumerate(specs):
         if s.fmt == "int8":
-            cells, scale = int_weights(w)
-            cw = CrossbarWeights(cells.astype(np.int8)[None], scale[None], None, "int8")
+            cw = int4_pair(w)
             out[i] = _finish(w, bias, cw, x, np.zeros(w.shape[0], bool))
     return [out[i] for i in range(len(specs))]
 

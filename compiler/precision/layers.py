@@ -10,6 +10,7 @@ cells chosen for it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,7 @@ from ..ir.core import Operation, Value
 from ..ir.diagnostics import NameLoc
 from ..ir.rewriter import constant_value, is_trivially_dead
 from ..ir.types import NoneType, RankedTensorType, f32
-from ..quant.crossbar import CrossbarWeights, im2col
+from ..quant.crossbar import CrossbarWeights, conv_matrix, gather_rows, im2col
 
 FLOAT_LINEAR = "nn.linear"
 FLOAT_CONV = "onnx.Conv"
@@ -60,6 +61,14 @@ class Layer:
             )
             return rows
         return x.reshape(-1, x.shape[-1])
+
+    def tile_rows(self, array_rows: int) -> int:
+        """The layer's row-tile height on arrays of ``array_rows`` rows: a convolution's tiles
+        never straddle two kernel rows (contiguous kw·C inputs of an NHWC image)."""
+        if self.kind != "conv":
+            return array_rows
+        channels = self.weight.shape[1] // math.prod(self.geometry["kernel_shape"])
+        return gather_rows(array_rows, self.geometry["kernel_shape"][1] * channels)
 
     def reference(self, rows: np.ndarray) -> np.ndarray:
         """The float layer output ``rows @ Wᵀ + b`` (float32)."""
@@ -127,7 +136,7 @@ def _conv_layer(op: Operation, index: int) -> Layer | None:
         "pads": tuple(int(v) for v in (op.get_attr("pads") or (0, 0, 0, 0))),
         "dilations": tuple(int(v) for v in (op.get_attr("dilations") or (1, 1))),
     }
-    matrix = np.asarray(w, np.float32).reshape(w.shape[0], -1)
+    matrix = conv_matrix(np.asarray(w, np.float32))
     return Layer(op, layer_name(op, index), "conv", matrix, bias, geometry)
 
 
@@ -170,7 +179,7 @@ def build_layer_op(
         ),
         "format": StringAttr(w.fmt),
         "scale": DenseElementsAttr.from_array(np.asarray(w.scale, np.float32)),
-        "array_rows": IntegerAttr(int(array_rows)),
+        "array_rows": IntegerAttr(layer.tile_rows(int(array_rows))),
     }
     if w.scale_neg is not None:
         attrs["scale_neg"] = DenseElementsAttr.from_array(np.asarray(w.scale_neg, np.float32))

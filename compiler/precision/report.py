@@ -27,10 +27,10 @@ _WEIGHT_OPS = ("nn.linear", "onnx.Conv", "onnx.Gemm", "onnx.MatMul")
 
 
 def layer_columns(op: CrossbarLayerOp) -> int:
-    """Columns the layer occupies: per plane and channel one column (two for TTQ scales or for
-    an int8 weight, held in two 4-bit cells), per row tile of ``array_rows`` inputs."""
+    """Columns the layer occupies: per plane and channel one column (two for TTQ scales; an int8
+    weight is two 4-bit planes), per row tile of ``array_rows`` inputs."""
     p, o, k = op.attributes["weights"].type.shape
-    per_plane = 2 if op.get_attr("format") == "int8" or "scale_neg" in op.attributes else 1
+    per_plane = 2 if "scale_neg" in op.attributes else 1
     return crossbar_columns(o, k, p, op.get_attr("array_rows"), per_plane)
 
 
@@ -57,7 +57,7 @@ def layer_entry(op: CrossbarLayerOp, index: int) -> dict:
     cells = op.attributes["weights"].array
     p, o, k = cells.shape
     fmt = op.get_attr("format")
-    label = "int8" if fmt == "int8" else f"t{p}" + ("a" if "scale_neg" in op.attributes else "")
+    label = "int8" if fmt == "int4" else f"t{p}" + ("a" if "scale_neg" in op.attributes else "")
     return {
         "name": _name(op, index),
         "kind": "conv" if isinstance(op, ConvOp) else "linear",
@@ -104,7 +104,7 @@ def build_report(module: ModuleOp) -> dict:
     for ly in layers:
         key = (
             "int8"
-            if ly["format"] == "int8"
+            if ly["format"] == "int4"
             else ("ternary_1plane" if ly["planes"] == 1 else "ternary_multiplane")
         )
         split[key] += ly["weights"]

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..backend.target import DEFAULT_TARGET
 from ..ir.diagnostics import IRError
 
-DEFAULT_TARGET = "cluster"
 DEFAULT_ACT_BITS = 8
 
 

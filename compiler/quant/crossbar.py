@@ -1,16 +1,20 @@
 """What a crossbar layer computes: integer column sums per row tile, ADC reads, digital rescale.
 
 A layer ``y = W·x + b`` with ``W`` ``[O, K]`` sits on the arrays as *cells*: int8 ``[P, O, K]``
-(P residual ternary planes with values in {−1, 0, 1}, or one plane of int8 weight codes) and
-per-plane, per-channel scales. Each (plane, output channel) is one column; with separate
-positive/negative scales (TTQ) a plane holds a positive and a negative column ("signs" S = 2).
+(P residual planes of ternary cells in {−1, 0, 1} or of 4-bit cells in −7..7) and per-plane,
+per-channel scales. Each (plane, output channel) is one column; with separate positive/negative
+scales (TTQ) a plane holds a positive and a negative column ("signs" S = 2). An 8-bit weight
+is two 4-bit planes, w = 15·h + l (:func:`int4_pair`). A convolution's fan-in K is ordered
+kernel row, kernel column, channel: the order an NHWC image holds an im2col row in.
 
-With integer inputs (DAC codes ``q`` with zero point ``z``) the hardware computes, for every plane
-p, sign s and row tile r of ``rows`` inputs, the exact integer column sum Σ_k q_k·c_k; the ADC
-reads it (:func:`.adc.adc_read`, shift per column group); the digital periphery subtracts
-z·Σ_k c_k, sums the tiles, multiplies by the column scale and the input scale, sums the planes
-and adds the bias. :func:`crossbar_matmul` is that computation; the interpreter runs it and the
-calibration passes use its pieces. With float inputs the layer is the ideal analog machine:
+With integer inputs (DAC codes ``q`` with zero point ``z``) the hardware computes, for every
+column and row tile of the layer's ``rows`` inputs, the exact integer column sum Σ_k q_k·c_k; the
+ADC reads it (shift per column group); the readings of the tiles accumulate in int32 (tile by
+tile, saturating); the digital periphery subtracts z·Σ_k c_k (int32) and, in float32, sums the
+planes' columns times their scales (times the input scale), in plane order, and adds the bias.
+:func:`crossbar_matmul` is exactly that, computed by the runtime's own arithmetic
+(``imcc.runtime.sim.numerics``: the ADC, the accumulation, ``cl.requant``), so a compiled
+program reproduces it bit for bit. With float inputs the layer is the ideal analog machine:
 ``x @ Ŵᵀ + b`` with the dequantized weights (:func:`ideal_matmul`).
 """
 
@@ -19,8 +23,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from imcc.runtime.sim import numerics as nx
 
-WEIGHT_FORMATS = ("ternary", "int8")
+WEIGHT_FORMATS = ("ternary", "int4")
+#: Largest |cell| of each format.
+CELL_LIMIT = {"ternary": 1, "int4": 7}
+#: An 8-bit weight as two 4-bit planes: w = INT4_BASE·h + l, |h|, |l| <= 7, |w| <= INT8_LIMIT.
+INT4_BASE = 15
+INT8_LIMIT = 7 * INT4_BASE + 7
 #: ADC calibration scores this many shifts below the smallest one that never clips.
 SHIFT_WINDOW = 8
 
@@ -29,8 +39,7 @@ SHIFT_WINDOW = 8
 class CrossbarWeights:
     """Cells ``int8 [P, O, K]``, scales ``float32 [P, O]`` (α or α⁺) and optional α⁻.
 
-    ``fmt`` is ``"ternary"`` (cells in {−1, 0, 1}) or ``"int8"`` (one plane of codes in
-    −127..127, ``scale`` the per-channel step).
+    ``fmt`` is ``"ternary"`` (cells in {−1, 0, 1}) or ``"int4"`` (cells in −7..7).
     """
 
     cells: np.ndarray
@@ -101,6 +110,16 @@ def tiles(fan_in: int, rows: int) -> list[slice]:
     return [slice(r, min(r + rows, fan_in)) for r in range(0, fan_in, rows)]
 
 
+def gather_rows(array_rows: int, run: int) -> int:
+    """The row-tile height of a layer whose inputs come in contiguous runs of ``run`` (a
+    convolution's kernel row, kw·C): the largest height at most ``array_rows`` whose tiles never
+    straddle two runs (whole runs, or equal pieces of one), so an array's gather reads each tile
+    as equal segments."""
+    if run <= array_rows:
+        return (array_rows // run) * run
+    return max(d for d in range(1, array_rows + 1) if run % d == 0)
+
+
 def _exact_dtype(codes_max: int, cells_max: int, rows: int):
     # BLAS in float is exact for integer data while every partial sum stays below 2^mantissa.
     return np.float32 if codes_max * cells_max * rows < (1 << 24) else np.float64
@@ -144,30 +163,42 @@ def group_index(columns: int, group: int) -> np.ndarray:
     return np.arange(columns) // max(int(group), 1)
 
 
-def crossbar_sums(
-    codes: np.ndarray, zero_point: int, w: CrossbarWeights, readout: Readout
-) -> np.ndarray:
-    """Σ_p,s column scale · Σ_tiles (ADC(Σ_k q_k·c_k) − z·Σ_k c_k), float64 ``[M, O]``.
-
-    The digital side works in float64 (exact for every integer sum the arrays produce);
-    multiplying by the input scale and rounding to float32 gives the layer output.
-    """
-    codes = np.asarray(codes)
+def column_matrix(w: CrossbarWeights) -> np.ndarray:
+    """int8 ``[K, P·S·O]``: the cells of every column, plane-major (the accumulator's order)."""
     cells = w.column_cells()
-    scales = w.column_scales()
+    p, s, o, k = cells.shape
+    return np.ascontiguousarray(cells.reshape(p * s * o, k).T)
+
+
+def column_shifts(w: CrossbarWeights, readout: Readout) -> np.ndarray:
+    """int64 ``[T, P·S·O]``: the ADC shift of every row tile and column."""
     gid = group_index(w.out_channels, readout.group)
-    out = np.zeros((codes.shape[0], w.out_channels), np.float64)
-    for p in range(w.planes):
-        for s in range(w.signs):
-            acc = np.zeros((codes.shape[0], w.out_channels), np.float64)
-            for r, sums in enumerate(tile_sums(codes, cells[p, s], readout.rows)):
-                if readout.bits:
-                    sums = adc_read_exact(sums, readout.shift[p, s, r][gid], readout.bits)
-                acc += sums
-            if zero_point:
-                acc -= float(zero_point) * cells[p, s].astype(np.float64).sum(axis=1)
-            out += acc * scales[p, s].astype(np.float64)
-    return out
+    per = np.asarray(readout.shift, np.int64)[:, :, :, gid]  # [P, S, T, O]
+    p, s, t, o = per.shape
+    return per.transpose(2, 0, 1, 3).reshape(t, p * s * o)
+
+
+def crossbar_accumulators(codes: np.ndarray, w: CrossbarWeights, readout: Readout) -> np.ndarray:
+    """The int32 accumulators ``[M, P·S·O]``: per column, the ADC readings of its row tiles'
+    exact column sums, added tile by tile in int32 (saturating); exact sums without an ADC."""
+    mat = column_matrix(w)
+    codes = np.asarray(codes)
+    shifts = column_shifts(w, readout) if readout.bits else None
+    acc = None
+    for t, sl in enumerate(tiles(w.fan_in, readout.rows)):
+        y = nx.exact_matmul(codes[:, sl], mat[sl])
+        if shifts is None:
+            y = nx.saturate(y, np.int32)
+        else:
+            read = np.empty(y.shape, np.int32)
+            for s in np.unique(shifts[t]):
+                cols = shifts[t] == s
+                read[:, cols] = nx.adc(y[:, cols], int(s), readout.bits)
+            y = read
+        acc = y if acc is None else nx.accumulate_i32(acc, y)
+    if acc is None:
+        acc = np.zeros((codes.shape[0], mat.shape[1]), np.int32)
+    return acc
 
 
 def crossbar_matmul(
@@ -181,13 +212,23 @@ def crossbar_matmul(
     """The layer output float32 ``[M, O]`` for integer inputs ``[M, K]``.
 
     ``input_scale`` is a scalar (static quantization) or float32 ``[M, 1]`` (one scale per
-    input vector, dynamic quantization).
+    input vector, dynamic quantization). The digital periphery is the ISA's ``cl.requant``:
+    zero-point column sums subtracted in int32, then Σ over planes of float32(acc)·scale in
+    float32 with scale = column scale · input scale (static) or the column scale followed by
+    the per-vector scale (dynamic), then the bias.
     """
-    scale = np.asarray(input_scale, np.float32).astype(np.float64)
-    y = (crossbar_sums(codes, zero_point, w, readout) * scale).astype(np.float32)
-    if bias is not None:
-        y = y + np.asarray(bias, np.float32)
-    return y.astype(np.float32)
+    acc = crossbar_accumulators(codes, w, readout)
+    col_scale = w.column_scales().reshape(-1).astype(np.float32)
+    dynamic = np.ndim(input_scale) > 0
+    scale = col_scale if dynamic else col_scale * np.float32(input_scale)
+    offset = None
+    if zero_point:
+        colsum = column_matrix(w).astype(np.int64).sum(axis=0)
+        offset = (int(zero_point) * colsum).astype(np.int32)
+    row_scale = np.asarray(input_scale, np.float32).reshape(-1) if dynamic else None
+    planes = w.planes * w.signs
+    inf = float("inf")
+    return nx.requant_planes(acc, planes, scale, offset, row_scale, bias, 0, -inf, inf, np.float32)
 
 
 def ideal_matmul(x: np.ndarray, w: CrossbarWeights, bias: np.ndarray | None = None) -> np.ndarray:
@@ -228,8 +269,34 @@ def im2col(
         :, :, : (ho - 1) * strides[0] + 1 : strides[0], : (wo - 1) * strides[1] + 1 : strides[1]
     ]
     win = win[..., :: dilations[0], :: dilations[1]]
-    rows = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, c * kh * kw)
+    # (N, Ho, Wo, kh, kw, C): the fan-in in kernel row, kernel column, channel order
+    rows = win.transpose(0, 2, 3, 4, 5, 1).reshape(n * ho * wo, kh * kw * c)
     return rows, (ho, wo)
+
+
+def conv_matrix(weight: np.ndarray) -> np.ndarray:
+    """A convolution weight ``[O, C, kh, kw]`` as ``[O, kh·kw·C]`` in the fan-in order of
+    :func:`im2col`."""
+    o = weight.shape[0]
+    return np.ascontiguousarray(np.asarray(weight).transpose(0, 2, 3, 1).reshape(o, -1))
+
+
+def int4_pair(weight: np.ndarray) -> CrossbarWeights:
+    """Per-channel symmetric 8-bit weights held as two 4-bit planes.
+
+    Codes c = round(w / step) in ±INT8_LIMIT (step = max|w| / INT8_LIMIT per output channel,
+    1 for an all-zero one) split as c = INT4_BASE·h + l with |h|, |l| <= 7; the planes' scales
+    are INT4_BASE·step and step, so the planes sum to c·step exactly.
+    """
+    w = np.asarray(weight, np.float32)
+    amax = np.abs(w).max(axis=1) if w.size else np.zeros(w.shape[0], np.float32)
+    step = np.where(amax > 0, amax / np.float32(INT8_LIMIT), np.float32(1.0)).astype(np.float32)
+    codes = np.clip(np.rint(w / step[:, None]), -INT8_LIMIT, INT8_LIMIT).astype(np.int64)
+    high = np.rint(codes / INT4_BASE).astype(np.int64)
+    low = codes - INT4_BASE * high
+    cells = np.stack([high, low]).astype(np.int8)
+    scale = np.stack([step * np.float32(INT4_BASE), step]).astype(np.float32)
+    return CrossbarWeights(cells, scale, None, "int4")
 
 
 def rows_to_nchw(y: np.ndarray, n: int, out_hw: tuple[int, int]) -> np.ndarray:

@@ -13,7 +13,7 @@ from ..ir.diagnostics import FileLineColLoc, IRError
 from ..pm import PassManager
 from ..pm.instruments import DumpDirInstrument, PrintIRInstrument, TimingInstrument
 from ..pm.pipeline import PipelineError
-from ..util.atomic import atomic_write_text
+from ..util.atomic import atomic_write_bytes, atomic_write_text
 
 
 class UsageError(Exception):
@@ -144,6 +144,18 @@ def write_text(path: str | None, text: str) -> None:
     if not os.path.isdir(folder):
         raise InputError(f"cannot write {path}: folder {folder} does not exist")
     atomic_write_text(path, text)
+
+
+def write_bytes(path: str | None, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, or to stdout's byte stream for None or '-'."""
+    if path is None or path == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"cannot write {path}: folder {folder} does not exist")
+    atomic_write_bytes(path, data)
 
 
 def run_tool(prog: str, body: Callable[[], int]) -> int:

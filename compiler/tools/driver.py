@@ -13,7 +13,11 @@ import re
 import sys
 import time
 
+from imcc.runtime.isa.disasm import disassemble
+
 from .. import dialects  # noqa: F401  (registers the core dialects)
+from ..backend.emit import emit_program
+from ..backend.target import module_target, set_target
 from ..dialects import onnx as onnx_dialect
 from ..frontend.coverage import coverage, format_coverage
 from ..frontend.errors import InputShapeError, UnsupportedError
@@ -25,7 +29,7 @@ from ..ir.diagnostics import FileLineColLoc, IRError
 from ..ir.parser import parse_module
 from ..ir.printer import print_ir
 from ..ir.verifier import verify
-from ..pipelines import LEVELS, deepest_available, level, pipeline_to
+from ..pipelines import DEFAULT_LEVEL, IR_LEVELS, LEVELS, level, pipeline_to
 from ..pm.pass_base import describe_passes
 from ..pm.pipeline import parse_pipeline
 from ..precision import cli as precision_cli
@@ -36,6 +40,7 @@ from .common import (
     build_pass_manager,
     read_text,
     run_tool,
+    write_bytes,
     write_text,
 )
 
@@ -59,8 +64,14 @@ def make_parser() -> ArgumentParser:
         "--emit",
         metavar="LEVEL",
         default=None,
-        help=f"stop at this level (default: the deepest one implemented, now "
-        f"'{deepest_available().name}')",
+        help=f"stop at this level (default: {DEFAULT_LEVEL})",
+    )
+    p.add_argument(
+        "--target",
+        metavar="NAME|FILE.toml",
+        default=None,
+        help="the chip to compile for: a preset (see --list-targets) or a target file "
+        "(default: cluster)",
     )
     p.add_argument(
         "--input-shape",
@@ -149,25 +160,13 @@ def main(argv: list[str] | None = None) -> int:
     return run_tool(PROG, body)
 
 
-def _target(args):
-    if args.emit is None:
-        target = deepest_available()
-        print(
-            f"{PROG}: note: the IMC backend (--emit=bin, a program binary) is not implemented yet; "
-            f"stopping at the deepest level, --emit={target.name} ({target.summary})",
-            file=sys.stderr,
-        )
-        return target
+def _level(args):
+    if args.emit is None and args.output and args.output.endswith(".mlir"):
+        raise UsageError(f"-o {args.output}: IR text needs a level: --emit " + "|".join(IR_LEVELS))
     try:
-        target = level(args.emit)
+        return level(args.emit or DEFAULT_LEVEL)
     except KeyError as exc:
         raise UsageError(exc.args[0]) from None
-    if not target.available:
-        raise UsageError(
-            f"--emit={target.name} is not implemented yet; the deepest level is "
-            f"--emit={deepest_available().name}"
-        )
-    return target
 
 
 def _load(args, shapes) -> tuple[ModuleOp, str | None, float]:
@@ -185,26 +184,29 @@ def _load(args, shapes) -> tuple[ModuleOp, str | None, float]:
 
 
 def _compile(args, shapes) -> int:
-    if args.emit is None and precision_cli.wants_quant(args):
-        args.emit = "quant"  # precision flags ask for the quant level
-    target = _target(args)
-    if args.output and args.output.endswith(".bin") and target.name != "bin":
-        # Never leave IR text behind under a name that promises a program binary.
+    lv = _level(args)
+    if args.output and args.output.endswith(".bin") and lv.name != "bin":
+        # Never leave text behind under a name that promises a program binary.
         raise UsageError(
-            f"-o {args.output}: a program binary needs --emit=bin, which is not implemented yet; "
-            f"write the --emit={target.name} IR text to a .mlir file instead"
+            f"-o {args.output}: a program binary is --emit=bin; write the --emit={lv.name} "
+            "text to another file name"
         )
+    if lv.name == "bin" and args.output in (None, "-") and sys.stdout.isatty():
+        raise UsageError("refusing to write a binary program to a terminal; give -o prog.bin")
     try:
         overrides = precision_cli.level_overrides(args)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     passes = parse_pipeline(
-        pipeline_to(target.name, overrides) if args.pass_pipeline is None else args.pass_pipeline
+        pipeline_to(lv.name, overrides) if args.pass_pipeline is None else args.pass_pipeline
     )
     module, text, import_seconds = _load(args, shapes)
+    if args.target is not None:
+        set_target(module, args.target)
     pm, timing = build_pass_manager(args, passes)
     try:
         verify(module)
+        module_target(module)  # a bad --target is an error before any pass runs
         precision_cli.prepare(args, module)
         pm.run(module)
     except IRError as exc:
@@ -216,8 +218,17 @@ def _compile(args, shapes) -> int:
     precision_cli.finish(args, module)
     if timing:
         sys.stderr.write(f"  import: {import_seconds:.4f} s\n" + timing.report())
-    text = print_ir(module, debuginfo=args.print_debuginfo, elide_resources=args.elide_resources)
-    write_text(args.output, text)
+    if lv.name in IR_LEVELS:
+        text = print_ir(
+            module, debuginfo=args.print_debuginfo, elide_resources=args.elide_resources
+        )
+        write_text(args.output, text)
+        return 0
+    program = emit_program(module)
+    if lv.name == "asm":
+        write_text(args.output, disassemble(program))
+        return 0
+    write_bytes(args.output, program.to_bytes())
     return 0
 
 

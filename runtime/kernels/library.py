@@ -18,6 +18,7 @@ import numpy as np
 
 from . import nn
 from .onnx import KERNELS, KernelContext, KernelError, UnsupportedOp
+from .onnx.common import dense
 
 __all__ = [
     "LAYOUTS",
@@ -82,7 +83,7 @@ def call(
     inputs or attributes are invalid for it."""
     if layout not in LAYOUTS:
         raise KernelError(f"{name}: unknown layout '{layout}'")
-    inputs = list(inputs)
+    inputs = [None if v is None else dense(v) for v in inputs]
     if layout == "nhwc":
         inputs[0] = _to_channels_first(inputs[0], name)
     ctx = KernelContext(opset, num_outputs)
@@ -106,7 +107,7 @@ def call(
 def _to_channels_first(x, name):
     if x is None or x.ndim < 3:
         raise KernelError(f"{name}: the nhwc layout needs an operand 0 of rank >= 3")
-    return np.moveaxis(x, -1, 1)
+    return np.ascontiguousarray(np.moveaxis(x, -1, 1))
 
 
 def _to_channels_last(y, name):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 from imcc.compiler.interp.interpreter import InputMismatchError
@@ -16,32 +14,40 @@ def test_compile_accepts_paths_bytes_and_protos(onnx_models):
     proto = onnx_models.add_relu_model()
     texts = set()
     for model in (proto, proto.SerializeToString()):
-        module = imcc.compile(model, notes=lambda message: None)
+        module = imcc.compile(model, emit="onnx", notes=lambda message: None)
         assert isinstance(module, ModuleOp)
         texts.add(print_ir(module))
     assert len(texts) == 1
-    module = imcc.compile(onnx_models.digits, input_shapes={"input": (4, 1, 8, 8)})
+    module = imcc.compile(onnx_models.digits, emit="onnx", input_shapes={"input": (4, 1, 8, 8)})
     assert "tensor<4x1x8x8xf32>" in print_ir(module, elide_resources=True)
 
 
-def test_compile_levels_and_pipeline(onnx_models):
-    with pytest.raises(NotImplementedError, match="'bin' is not implemented yet"):
-        imcc.compile(onnx_models.add_relu_model(), emit="bin")
+def test_compile_levels_and_pipeline(onnx_models, tmp_path):
+    program = imcc.compile(onnx_models.add_relu_model(), precision="fp32", notes=lambda m: None)
+    assert program.inputs == ["x"] and program.outputs == ["y"]
+    program.save(tmp_path / "p.bin")
+    x = np.array([[-5.0, 5.0, 0.5]], np.float32)
+    y = imcc.run(imcc.load(tmp_path / "p.bin"), {"x": x})["y"]
+    np.testing.assert_array_equal(y, np.maximum(x + [1.0, -2.0, 3.0], 0))
+    asm = imcc.compile(onnx_models.add_relu_model(), emit="asm", precision="fp32")
+    assert "cl.call" in asm and asm.endswith("halt\n")
     with pytest.raises(KeyError, match="unknown level"):
-        imcc.compile(onnx_models.add_relu_model(), emit="asm")
-    raw = imcc.compile(onnx_models.conv_model(), pipeline="")
+        imcc.compile(onnx_models.add_relu_model(), emit="llvm")
+    raw = imcc.compile(onnx_models.conv_model(), pipeline="", emit="onnx")
     assert "onnx.Conv" in print_ir(raw, elide_resources=True)
 
 
 def test_compile_reads_ir_text(tmp_path, onnx_models):
-    text = print_ir(imcc.compile(onnx_models.add_relu_model(), pipeline="", notes=lambda m: None))
+    text = print_ir(
+        imcc.compile(onnx_models.add_relu_model(), pipeline="", emit="onnx", notes=lambda m: None)
+    )
     path = tmp_path / "m.mlir"
     path.write_text(text)
-    assert print_ir(imcc.compile(str(path), pipeline="")) == text
+    assert print_ir(imcc.compile(str(path), pipeline="", emit="onnx")) == text
 
 
 def test_run_returns_outputs_by_name_in_graph_order(onnx_models):
-    module = imcc.compile(onnx_models.add_relu_model(), notes=lambda m: None)
+    module = imcc.compile(onnx_models.add_relu_model(), emit="onnx", notes=lambda m: None)
     x = np.array([[-5.0, 5.0, 0.5]], np.float32)
     result = imcc.run(module, {"x": x})
     assert list(result.outputs) == ["y"]
@@ -55,7 +61,7 @@ def test_run_on_a_model_pins_shapes_from_the_inputs(onnx_models):
 
 
 def test_run_validates_inputs(onnx_models):
-    module = imcc.compile(onnx_models.add_relu_model(), notes=lambda m: None)
+    module = imcc.compile(onnx_models.add_relu_model(), emit="onnx", notes=lambda m: None)
     with pytest.raises(InputMismatchError, match="element type float64"):
         imcc.run(module, {"x": np.zeros((1, 3))})
     with pytest.raises(InputMismatchError, match=r"missing \['x'\]"):
@@ -63,16 +69,12 @@ def test_run_validates_inputs(onnx_models):
 
 
 def test_run_hands_binaries_to_the_runtime(tmp_path):
+    from imcc.runtime.isa.errors import BinaryFormatError
+
     path = tmp_path / "prog.bin"
     path.write_bytes(b"\x00not a program")
-    if importlib.util.find_spec("imcc.runtime.sim.runner") is None:
-        with pytest.raises(NotImplementedError, match="runtime"):
-            imcc.run(str(path), {})
-    else:
-        from imcc.runtime.isa.errors import BinaryFormatError
-
-        with pytest.raises(BinaryFormatError):
-            imcc.run(str(path), {})
+    with pytest.raises(BinaryFormatError):
+        imcc.run(str(path), {})
 
 
 def test_importing_imcc_does_not_load_the_compiler():

@@ -13,6 +13,8 @@ from imcc.compiler.dialects.onnx import SUPPORTED_OP_TYPES
 from imcc.compiler.frontend.placement import PLACEMENT_TABLE
 from imcc.compiler.ir import parse_module, verify
 from imcc.compiler.tools.driver import main
+from imcc.runtime.isa.program import Program
+from imcc.runtime.sim.runner import run_program
 from onnx import helper
 
 
@@ -29,24 +31,33 @@ def _run(capsys, *argv):
     return code, out, err
 
 
-def test_default_emit_says_the_backend_is_missing(tmp_path, capsys, onnx_models):
+def test_default_emit_is_a_program_binary(tmp_path, capsys, onnx_models):
     path = _save(onnx_models.add_relu_model(), tmp_path)
-    code, out, err = _run(capsys, path)
-    assert code == 0
-    assert "backend (--emit=bin, a program binary) is not implemented yet" in err
-    assert "stopping at the deepest level, --emit=onnx" in err
-    verify(parse_module(out))
-    assert '"onnx.Relu"' in out
+    out = tmp_path / "prog.bin"
+    code, _, err = _run(capsys, path, "--precision", "fp32", "-o", str(out))
+    assert code == 0, err
+    program = Program.load(out)
+    assert [t.name for t in program.tensors if t.role == "input"] == ["x"]
+    x = np.array([[-5.0, 5.0, 0.5]], np.float32)
+    y = run_program(program, {"x": x}).outputs["y"]
+    np.testing.assert_array_equal(y, np.maximum(x + [1.0, -2.0, 3.0], 0))
 
 
 def test_emit_levels(tmp_path, capsys, onnx_models):
     path = _save(onnx_models.add_relu_model(), tmp_path)
-    code, out, err = _run(capsys, path, "--emit", "onnx")
-    assert code == 0 and "not implemented" not in err
-    code, _, err = _run(capsys, path, "--emit=bin")
-    assert code == 2 and "--emit=bin is not implemented yet" in err
+    for lv, marker in (("onnx", '"onnx.Relu"'), ("imc", '"imc.kernel"'), ("isa", '"isa.cl.call"')):
+        code, out, err = _run(capsys, path, "--emit", lv, "--precision", "fp32")
+        assert code == 0 and marker in out, err
+        verify(parse_module(out))
+    code, out, _ = _run(capsys, path, "--emit=asm", "--precision", "fp32")
+    assert code == 0 and out.startswith(".target cluster") and "halt" in out
     code, _, err = _run(capsys, path, "--emit=llvm")
     assert code == 2 and "unknown level 'llvm'" in err
+    code, _, err = _run(capsys, path, "-o", str(tmp_path / "x.mlir"))
+    assert code == 2 and "IR text needs a level: --emit onnx|quant|imc|isa" in err
+    code, _, err = _run(capsys, path, "--emit=onnx", "-o", str(tmp_path / "x.bin"))
+    assert code == 2 and "a program binary is --emit=bin" in err
+    assert not (tmp_path / "x.bin").exists() and not (tmp_path / "x.mlir").exists()
 
 
 def test_output_file_and_pipeline_override(tmp_path, capsys, onnx_models):
@@ -149,7 +160,8 @@ def _cli(*argv):
 
 
 def test_unsupported_op_exits_2_without_traceback(tmp_path, onnx_models):
-    proc = _cli(_save(onnx_models.unsupported_model(), tmp_path), "-o", str(tmp_path / "out.mlir"))
+    path = _save(onnx_models.unsupported_model(), tmp_path)
+    proc = _cli(path, "--emit", "onnx", "-o", str(tmp_path / "out.mlir"))
     assert proc.returncode == 2
     assert (
         "model.onnx: error: unsupported ONNX op 'Einsum' (node 'contract', opset 13)" in proc.stderr

@@ -34,7 +34,7 @@ def test_emit_quant_with_calibration_and_json_report(model_file, tmp_path, capsy
     out_ir, report = tmp_path / "q.mlir", tmp_path / "r.json"
     code, _, err = run(
         [model_file, "--input-shape", "x=4x2x6x6", "--precision", "ternary", "--calibration",
-         tmp_path / "cal.npz", "-o", out_ir, "--precision-report", report],
+         tmp_path / "cal.npz", "--emit", "quant", "-o", out_ir, "--precision-report", report],
         capsys,
     )  # fmt: skip
     assert code == 0, err
@@ -51,10 +51,12 @@ def test_emit_quant_with_calibration_and_json_report(model_file, tmp_path, capsy
 def test_budget_alone_selects_auto_and_fp32_quantizes_nothing(model_file, tmp_path, capsys):
     cal = tmp_path / "cal.npz"
     code, out, err = run([model_file, "--input-shape", "x=4x2x6x6", "--accuracy-budget", "0.05",
-                          "--calibration", cal], capsys)  # fmt: skip
+                          "--calibration", cal, "--emit", "quant"], capsys)  # fmt: skip
     assert code == 0, err
     assert '"quant.linear"' in out and "quant.budget = 0.05" in out
-    code, out, err = run([model_file, "--input-shape", "x=4x2x6x6", "--precision", "fp32"], capsys)
+    code, out, err = run(
+        [model_file, "--input-shape", "x=4x2x6x6", "--precision", "fp32", "--emit", "quant"], capsys
+    )
     assert code == 0 and '"quant.' not in out and "onnx.Conv" in out
 
 
@@ -78,7 +80,7 @@ def test_bad_flags_and_calibration_files(model_file, tmp_path, capsys):
 
 
 def test_synthetic_calibration_is_announced(model_file, capsys):
-    code, _, err = run([model_file, "--precision", "int8"], capsys)
+    code, _, err = run([model_file, "--precision", "int8", "--emit", "quant"], capsys)
     assert code == 0 and "warning: no calibration data given" in err
 
 

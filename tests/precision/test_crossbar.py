@@ -12,6 +12,7 @@ from imcc.compiler.quant.crossbar import (
     Readout,
     adc_read_exact,
     calibrate_shift_exact,
+    conv_matrix,
     crossbar_matmul,
     ideal_matmul,
     im2col,
@@ -22,12 +23,14 @@ from imcc.runtime.kernels.onnx import KernelContext, kernel_for
 
 
 def reference_layer(codes, scale, zp, w: CrossbarWeights, readout: Readout, bias):
-    """The crossbar layer spelled out in int64 with the quant.adc definitions."""
+    """The crossbar layer spelled out with the quant.adc definitions: int64 tile sums read by
+    the ADC and added, zero-point column sums subtracted, then in float32 the planes' columns
+    times (column scale · input scale) summed in plane order, plus the bias."""
     cells = w.column_cells().astype(np.int64)
-    scales = w.column_scales().astype(np.float64)
+    scales = w.column_scales()
     q = codes.astype(np.int64)
-    out = np.zeros((q.shape[0], w.out_channels))
     gid = np.arange(w.out_channels) // readout.group
+    v = None
     for p in range(w.planes):
         for s in range(w.signs):
             acc = np.zeros((q.shape[0], w.out_channels), np.int64)
@@ -36,10 +39,11 @@ def reference_layer(codes, scale, zp, w: CrossbarWeights, readout: Readout, bias
                 sums = q[:, t] @ cells[p, s][:, t].T
                 if readout.bits:
                     sums = adc_read(sums, readout.shift[p, s, r][gid], readout.bits)
-                acc += sums - zp * cells[p, s][:, t].sum(axis=1)
-            out += acc * scales[p, s]
-    y = (out * np.float64(np.float32(scale))).astype(np.float32)
-    return y if bias is None else (y + bias).astype(np.float32)
+                acc += sums
+            acc -= zp * cells[p, s].sum(axis=1)
+            term = acc.astype(np.float32) * (scales[p, s] * np.float32(scale))
+            v = term if v is None else v + term
+    return v if bias is None else v + bias
 
 
 @settings(max_examples=25, deadline=None)
@@ -109,6 +113,6 @@ def test_im2col_matches_conv_kernel():
     w = rng.normal(size=(4, 3, 3, 2)).astype(np.float32)
     attrs = {"strides": [2, 1], "pads": [1, 0, 2, 1], "dilations": [1, 2], "kernel_shape": [3, 2]}
     rows, hw = im2col(x, (3, 2), (2, 1), (1, 0, 2, 1), (1, 2))
-    got = rows_to_nchw(rows @ w.reshape(4, -1).T, 2, hw)
+    got = rows_to_nchw(rows @ conv_matrix(w).T, 2, hw)
     want = kernel_for("Conv", 13)([x, w, None], attrs, KernelContext(13, 1))[0]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

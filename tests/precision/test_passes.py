@@ -74,7 +74,9 @@ def test_rule_options(build, run_pipeline, calib):
 def test_first_last_policy(build, run_pipeline, calib):
     cal = calib("cnn", 16)
     m = run_pipeline(build("cnn", 4), "ternarize{first-last=int8}", cal)
-    assert [op.get_attr("format") for op in quant_layers(m)] == ["int8", "ternary", "int8"]
+    # an 8-bit first and last layer: two planes of 4-bit cells each
+    formats = [(op.get_attr("format"), len(op.get_attr("scale"))) for op in quant_layers(m)]
+    assert formats == [("int4", 2), ("ternary", 1), ("int4", 2)]
     m = run_pipeline(build("cnn", 4), "ternarize{first-last=fp32}", cal)
     assert len(quant_layers(m)) == 1 and len(float_layers(m)) == 2
 
@@ -102,7 +104,11 @@ def test_activations_static_unsigned_after_relu_and_dynamic_linear(build, run_pi
 
 def test_int8_weights_are_nearly_lossless(build, run_pipeline, calib):
     m, want, got = fp32_and_quant(build, run_pipeline, calib, "mlp", "quantize-weights")
-    assert all(op.get_attr("format") == "int8" for op in quant_layers(m))
+    for op in quant_layers(m):  # 8-bit codes held as two 4-bit planes, w = 15·h + l
+        cells = op.get_attr("weights")
+        assert op.get_attr("format") == "int4" and cells.shape[0] == 2
+        assert np.abs(cells).max() <= 7
+        np.testing.assert_allclose(op.get_attr("scale")[0], 15 * op.get_attr("scale")[1])
     assert relative_error(want, got) < 0.02
 
 

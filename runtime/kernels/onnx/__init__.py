@@ -27,7 +27,7 @@ from . import (
     shape,
 )
 from .cast import PLAIN_DTYPES
-from .common import Inputs, Kernel, KernelContext, KernelError, UnsupportedOp
+from .common import Inputs, Kernel, KernelContext, KernelError, UnsupportedOp, dense
 
 __all__ = [
     "KERNELS",
@@ -84,13 +84,18 @@ _FAMILIES = (
 
 
 def _guarded(op_type: str, kernel: Kernel) -> Kernel:
-    """Refuse element types numpy lacks, run quietly (inf/NaN are valid results), count outputs."""
+    """Refuse element types numpy lacks, densify the inputs, run quietly (inf/NaN are valid
+    results), count outputs."""
 
     @functools.wraps(kernel)
     def run(inputs: Inputs, attrs: dict[str, Any], ctx: KernelContext) -> list[np.ndarray]:
         for value in inputs:
             if value is not None and value.dtype not in PLAIN_DTYPES:
                 raise UnsupportedOp(f"{op_type}: element type {value.dtype} is not supported")
+        # Every caller hands the kernel dense arrays: a BLAS product of a strided view may add
+        # in another order than of the same values stored densely (as a program's memory
+        # holds them), and the interpreter and the cores must compute the same bits.
+        inputs = [None if v is None else dense(v) for v in inputs]
         with np.errstate(all="ignore"):
             outputs = kernel(inputs, attrs, ctx)
         if len(outputs) < ctx.num_outputs:

@@ -46,6 +46,12 @@ class UnsupportedOp(KernelError):
     """The op type, or one of its attribute values, is outside what the interpreter supports."""
 
 
+def dense(x: np.ndarray) -> np.ndarray:
+    """``x`` stored densely in C order (the same array when it already is; 0-d stays 0-d)."""
+    x = np.asarray(x)
+    return x if x.flags.c_contiguous else np.array(x, order="C", copy=True)
+
+
 def opt(inputs: Inputs, index: int) -> np.ndarray | None:
     """Return optional input ``index``, or None when it is omitted or absent."""
     return inputs[index] if index < len(inputs) else None

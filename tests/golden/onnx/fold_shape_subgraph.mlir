@@ -1,5 +1,5 @@
 // RUN: imcc %S/Inputs/shape_fold.onnxtxt --emit onnx | filecheck %s
-// RUN: imcc %S/Inputs/shape_fold.onnxtxt --pass-pipeline '' | filecheck %s --check-prefix=RAW
+// RUN: imcc %S/Inputs/shape_fold.onnxtxt --emit=onnx --pass-pipeline '' | filecheck %s --check-prefix=RAW
 
 // With static input shapes the whole shape computation folds into one constant.
 // CHECK:      ^bb0(%arg0: tensor<2x3x4xf32>):

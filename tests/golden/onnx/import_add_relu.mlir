@@ -1,7 +1,7 @@
 // RUN: imcc %S/Inputs/add_relu.onnxtxt --emit onnx 2>%t.err | filecheck %s
 // RUN: filecheck %s --check-prefix=NOTE < %t.err
 // RUN: imcc %S/Inputs/add_relu.onnxtxt --emit onnx --input-shape x=4x3 2>/dev/null | filecheck %s --check-prefix=PINNED
-// RUN: imcc %S/Inputs/add_relu.onnxtxt --pass-pipeline '' --print-debuginfo 2>/dev/null | filecheck %s --check-prefix=RAW
+// RUN: imcc %S/Inputs/add_relu.onnxtxt --emit=onnx --pass-pipeline '' --print-debuginfo 2>/dev/null | filecheck %s --check-prefix=RAW
 
 // The graph becomes @main; the initializer a constant; Identity is canonicalized away.
 // CHECK:      "builtin.module"() ({

@@ -1,4 +1,4 @@
-// RUN: imcc %S/Inputs/optional_io.onnxtxt --pass-pipeline '' | filecheck %s
+// RUN: imcc %S/Inputs/optional_io.onnxtxt --emit=onnx --pass-pipeline '' | filecheck %s
 // RUN: imcc %S/Inputs/optional_io.onnxtxt --emit onnx | filecheck %s --check-prefix=CANON
 
 // CHECK:      %1 = "onnx.NoValue"() : () -> none

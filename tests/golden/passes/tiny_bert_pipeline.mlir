@@ -1,4 +1,4 @@
-// RUN: imcc %S/../../../models/fixtures/tiny_bert_opset14.onnx --elide-resources 2>/dev/null \
+// RUN: imcc %S/../../../models/fixtures/tiny_bert_opset14.onnx --emit=onnx --elide-resources 2>/dev/null \
 // RUN:   -p 'canonicalize,fold-onnx-constants,fold-batchnorm,fuse-linear,fuse-layernorm,fuse-gelu,fuse-attention,cse,dce' \
 // RUN:   | filecheck %s
 
