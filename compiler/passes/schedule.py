@@ -11,6 +11,7 @@ next the ready job that can start earliest (ties: the one with the longest path 
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from dataclasses import dataclass
 
@@ -61,17 +62,16 @@ def dependencies(ops: list[Operation], places: Places) -> nx.DiGraph:
     g = nx.DiGraph()
     g.add_nodes_from(range(len(ops)))
     index = {id(op): i for i, op in enumerate(ops)}
+    logs: dict[str, _RangeLog] = {}
     fence = None
     since_fence: list[int] = []
-    accesses: list[tuple[int, list, list]] = []  # (op index, reads, writes) of every earlier op
     for j, op in enumerate(ops):
         for v in op.operands:
             i = index.get(id(v.owner)) if isinstance(v.owner, Operation) else None
             if i is not None:
                 g.add_edge(i, j)
         if isinstance(op, imc.BarrierOp | imc.SignalOp | imc.WaitOp):
-            for i in since_fence:
-                g.add_edge(i, j)
+            g.add_edges_from((i, j) for i in since_fence)
             if fence is not None:
                 g.add_edge(fence, j)
             fence, since_fence = j, []
@@ -80,43 +80,83 @@ def dependencies(ops: list[Operation], places: Places) -> nx.DiGraph:
             g.add_edge(fence, j)
         since_fence.append(j)
         reads, writes = places.footprint(op)
-        for i, r2, w2 in accesses:
-            if _hit(writes, r2) or _hit(writes, w2) or _hit(reads, w2):
-                g.add_edge(i, j)
-        if reads or writes:
-            accesses.append((j, reads, writes))
+        for space, lo, hi in reads:
+            log = logs.setdefault(space, _RangeLog())
+            g.add_edges_from((i, j) for i in log.read(lo, hi, j))
+        for space, lo, hi in writes:
+            log = logs.setdefault(space, _RangeLog())
+            g.add_edges_from((i, j) for i in log.write(lo, hi, j) if i != j)
     return g
 
 
-def _hit(a, b) -> bool:
-    return any(m1 == m2 and lo1 < hi2 and lo2 < hi1 for m1, lo1, hi1 in a for m2, lo2, hi2 in b)
+class _RangeLog:
+    """Per byte of one memory: the last op that wrote it and the ops that read it since.
+
+    Piecewise constant over sorted segment starts, like the simulator's range clocks, so each
+    access costs time in the number of segments it touches, not in the program's length.
+    """
+
+    def __init__(self):
+        self.starts = [0]
+        self.writer: list[int | None] = [None]
+        self.readers: list[tuple[int, ...]] = [()]
+
+    def _split(self, x: int) -> int:
+        k = bisect.bisect_right(self.starts, x) - 1
+        if self.starts[k] != x:
+            k += 1
+            self.starts.insert(k, x)
+            self.writer.insert(k, self.writer[k - 1])
+            self.readers.insert(k, self.readers[k - 1])
+        return k
+
+    def read(self, lo: int, hi: int, op: int) -> set[int]:
+        """Record a read by ``op``; return the ops it must follow (the writers of the range)."""
+        i, k = self._split(lo), self._split(hi)
+        deps = {w for w in self.writer[i:k] if w is not None}
+        for s in range(i, k):
+            self.readers[s] = (*self.readers[s], op)
+        return deps
+
+    def write(self, lo: int, hi: int, op: int) -> set[int]:
+        """Record a write by ``op``; return the ops it must follow (writers and readers)."""
+        i, k = self._split(lo), self._split(hi)
+        deps = {w for w in self.writer[i:k] if w is not None}
+        for rs in self.readers[i:k]:
+            deps.update(rs)
+        self.starts[i:k] = [lo]
+        self.writer[i:k] = [op]
+        self.readers[i:k] = [()]
+        return deps
 
 
 def list_schedule(g: nx.DiGraph, ops: list[Operation], target) -> list[int]:
     """A topological order of ``g`` that issues next the ready op able to start earliest on an
     estimate of the units (ties: longest remaining path, then program order)."""
     cost = [op_cycles(op, target) for op in ops]
+    units = [op_unit(op) for op in ops]
     tail = [0.0] * len(ops)
     for n in reversed(list(nx.topological_sort(g))):
         tail[n] = cost[n] + max((tail[s] for s in g.successors(n)), default=0.0)
     indeg = {n: g.in_degree(n) for n in g}
     finish = [0.0] * len(ops)
     unit_free: dict[str, float] = {}
-    ready = []
+    ready: dict[str, list] = {}  # per unit: heap of (data ready, -tail, op)
+
+    def push(n: int, at: float) -> None:
+        heapq.heappush(ready.setdefault(units[n], []), (at, -tail[n], n))
+
     for n in g:
         if indeg[n] == 0:
-            heapq.heappush(ready, (0.0, -tail[n], n))
+            push(n, 0.0)
     order = []
-    while ready:
-        # the ready op that can start earliest, given its unit's queue
-        best = min(
-            ready,
-            key=lambda e: (max(e[0], unit_free.get(op_unit(ops[e[2]]), 0.0)), e[1], e[2]),
+    while any(ready.values()):
+        # each unit's best candidate; issue the one that can start earliest
+        unit = min(
+            (u for u, h in ready.items() if h),
+            key=lambda u: (max(ready[u][0][0], unit_free.get(u, 0.0)), ready[u][0][1:]),
         )
-        ready.remove(best)
-        heapq.heapify(ready)
-        data_ready, _, n = best
-        unit = op_unit(ops[n])
+        data_ready, _, n = heapq.heappop(ready[unit])
         start = max(data_ready, unit_free.get(unit, 0.0))
         finish[n] = start + cost[n]
         if unit != "none":
@@ -125,8 +165,7 @@ def list_schedule(g: nx.DiGraph, ops: list[Operation], target) -> list[int]:
         for s in g.successors(n):
             indeg[s] -= 1
             if indeg[s] == 0:
-                at = max((finish[p] for p in g.predecessors(s)), default=0.0)
-                heapq.heappush(ready, (at, -tail[s], s))
+                push(s, max((finish[p] for p in g.predecessors(s)), default=0.0))
     if len(order) != len(ops):
         raise PassFailure("the dependency graph has a cycle")
     return order

@@ -1,0 +1,95 @@
+"""Every level agrees: the interpreter on the quant and imc IR and the simulated chip running the
+emitted prog.bin give the same bits; fp32 programs match onnxruntime.
+
+The bundled digits networks run on every target and precision here; the large built models
+(``make models``) run when ``IMCC_TEST_BUILT_MODELS=1`` (``make test`` sets it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from _diff import assert_same_bits, run_levels
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+from models.cnn.digits_data import load_split  # noqa: E402
+
+DIGITS = {
+    "digits_cnn": REPO / "models" / "digits" / "digits_cnn.onnx",
+    "digits_mbv2": REPO / "models" / "digits" / "digits_mbv2.onnx",
+}
+BUILD = REPO / "models" / "build"
+BUILT = os.environ.get("IMCC_TEST_BUILT_MODELS") == "1"
+
+
+@pytest.fixture(scope="module")
+def digits():
+    split = load_split()
+    return {"input": split.x_test[:6]}, {"input": split.x_calib[:48]}
+
+
+CASES = [
+    ("cluster", "fp32"),
+    ("cluster", "int8"),
+    ("cluster", "ternary"),
+    ("cluster", "auto"),
+    ("fat", "ternary"),
+]
+
+
+@pytest.mark.parametrize("name", sorted(DIGITS))
+@pytest.mark.parametrize("target,precision", CASES)
+def test_digits_networks_agree_at_every_level(name, target, precision, digits):
+    inputs, calibration = digits
+    kw = {"accuracy_budget": 0.02} if precision == "auto" else {}
+    quant, imc, binary, result = run_levels(
+        str(DIGITS[name]), inputs, precision, target, calibration=calibration, **kw
+    )
+    assert_same_bits(quant, imc, "quant vs imc")
+    assert_same_bits(imc, binary, "imc vs prog.bin")
+    assert result.report.cycles > 0
+    if precision == "fp32":
+        want = ort.InferenceSession(str(DIGITS[name])).run(None, inputs)[0]
+        scale = np.abs(want).max()
+        assert np.abs(binary[0] - want).max() <= 1e-4 * scale
+
+
+def test_digits_ternary_program_keeps_the_interpreters_accuracy(digits):
+    split = load_split()
+    x, labels = split.x_test[:120], split.y_test[:120]
+    quant, _, binary, _ = run_levels(
+        str(DIGITS["digits_cnn"]), {"input": x}, "ternary", calibration={"input": split.x_calib}
+    )
+    assert_same_bits(quant, binary, "quant vs prog.bin")
+    accuracy = float((binary[0].argmax(axis=1) == labels).mean())
+    assert accuracy >= 0.9
+
+
+BUILT_MODELS = ["mbv2_bottleneck", "oldnet", "squeezenet", "mobilenetv2", "googlenet", "resnet50"]
+
+
+@pytest.mark.skipif(not BUILT, reason="set IMCC_TEST_BUILT_MODELS=1 (make test) for models/build")
+@pytest.mark.parametrize("name", BUILT_MODELS)
+@pytest.mark.parametrize("precision", ["fp32", "int8", "ternary"])
+def test_built_cnns_agree_at_every_level(name, precision):
+    import onnx
+
+    path = BUILD / f"{name}.onnx"
+    graph = onnx.load(str(path), load_external_data=False).graph
+    inp = graph.input[0]
+    shape = [d.dim_value or 1 for d in inp.type.tensor_type.shape.dim]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(np.float32)
+    cal = {inp.name: rng.standard_normal((2, *shape[1:])).astype(np.float32)}
+    quant, imc, binary, _ = run_levels(str(path), {inp.name: x}, precision, calibration=cal)
+    assert_same_bits(quant, imc, "quant vs imc")
+    assert_same_bits(imc, binary, "imc vs prog.bin")
+    if precision == "fp32":
+        want = ort.InferenceSession(str(path)).run(None, {inp.name: x})[0]
+        assert np.abs(binary[0] - want).max() <= 1e-4 * np.abs(want).max()
