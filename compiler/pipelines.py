@@ -75,6 +75,9 @@ IMC_LEVEL = Level(
         # Crossbar jobs read and write channels-last images; cancel and sink the layout
         # transposes the two conversions put around them, now that every op is a job.
         "fold-layout",
+        # A ReLU or clip right after a readout is the readout's clamp: one core pass fewer.
+        # After fold-layout, which removes the transposes that sat between them.
+        "fuse-requant-activation",
         # Bytes for every value once the set of values is final.
         "plan-memory",
         # Last: the order the instructions issue in, once nothing adds or moves a job.

@@ -32,6 +32,8 @@ def op_constants(op: Operation) -> list[Blob]:
     """The blobs of ``op`` in the order its ``imc.const_buffers`` attribute lists them."""
     if isinstance(op, imc.WeightsOp):
         return [Blob("weights", op.get_attr("fmt"), op.attributes["cells"].array)]
+    if isinstance(op, imc.DwConvOp):
+        return [Blob("weights", "i8", op.attributes["weights"].array)]
     if isinstance(op, imc.RequantOp):
         out = [Blob("scale", "f32", op.dense("scale"))]
         if op.dense("offset") is not None:

@@ -560,6 +560,56 @@ class KernelOp(CoreOp):
             self.fail("kernel must be a 'dialect.op' name")
 
 
+class DwConvOp(CoreOp):
+    """A depthwise convolution of NHWC int8/uint8 images with int8 weights ``[kh, kw, C]``
+    (``dw.conv`` on the digital depthwise unit, ``cl.dwconv`` on the cores), one image at a
+    time: exact int32 sums, padded positions reading ``pad_value`` (the input's zero point).
+
+    Example:
+        %y = "imc.dwconv"(%x) {dilations = [1, 1], kernel = [3, 3], pad_value = 0, pads = [1, 1, 1, 1], strides = [1, 1], unit = "dw", weights = dense<1> : tensor<3x3x4xi8>} : (tensor<1x4x4x4xui8>) -> tensor<1x4x4x4xi32>
+    """
+
+    name = "imc.dwconv"
+    operand_defs = (OperandDef("x", tensor_type),)
+    result_defs = (ResultDef("y", tensor_type),)
+    attr_defs = (
+        AttrDef("weights", DenseElementsAttr, required=True),
+        AttrDef("kernel", ArrayAttr, required=True),
+        AttrDef("strides", ArrayAttr, required=True),
+        AttrDef("pads", ArrayAttr, required=True),
+        AttrDef("dilations", ArrayAttr, required=True),
+        AttrDef("pad_value", IntegerAttr, required=True),
+        _UNIT,
+        _NCORES,
+        _LAYER,
+        _buffers_attr(),
+    )
+    units = ("dw", "cluster")
+
+    def geometry(self):
+        return tuple(
+            tuple(int(v) for v in self.get_attr(k))
+            for k in ("kernel", "strides", "pads", "dilations")
+        )
+
+    def verify_(self) -> None:
+        self.check_unit()
+        self.check_static()
+        self.check_buffers()
+        x, y = self.operands[0].type, self.results[0].type
+        if x.rank != 4 or str(x.element_type) not in ("i8", "ui8") or str(y.element_type) != "i32":
+            self.fail(f"convolves NHWC i8/ui8 images to int32, got {x} -> {y}")
+        (kh, kw), (sh, sw), (pt, pl, pb, pr), (dh, dw) = self.geometry()
+        n, h, w, c = x.shape
+        oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
+        ow = (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
+        if y.shape != (n, oh, ow, c):
+            self.fail(f"result should be {[n, oh, ow, c]}, got {y}")
+        wt = self.attributes["weights"].type
+        if str(wt.element_type) != "i8" or tuple(wt.shape) != (kh, kw, c):
+            self.fail(f"weights must be i8 [{kh}, {kw}, {c}], got {wt}")
+
+
 # --- memory ----------------------------------------------------------------------------------------
 
 
@@ -711,6 +761,7 @@ __all__ = [
     "BarrierOp",
     "CopyOp",
     "DQuantOp",
+    "DwConvOp",
     "EltwiseOp",
     "EmptyOp",
     "ImcOp",

@@ -340,3 +340,68 @@ class ConvOp(CrossbarLayerOp):
         kh, kw = g["kernel_shape"]
         fan_in = None if x.shape[1] is None else x.shape[1] * kh * kw
         self.verify_layer(fan_in, y.shape[1])
+
+
+class DepthwiseConvOp(QuantOp):
+    """An 8-bit depthwise convolution (group = channels, NCHW), the digital depthwise unit's job:
+    ``acc[n, c, y, x] = Σ_{i, j} q[n, c, y·sh + i·dh − pt, x·sw + j·dw − pl] · w[i, j, c]`` exact
+    in int32 on DAC codes ``q`` (padding reads the zero point), then, per channel in float32,
+    ``(acc − zero_point · Σ_{i,j} w[i, j, c]) · (scale[c] · input_scale) + bias[c]``.
+    ``weights`` are int8 codes ``[kh, kw, C]`` in −127..127 with per-channel steps ``scale``.
+
+    Example:
+        %y = "quant.dwconv"(%q) {dilations = [1, 1], input_scale = 0.05 : f32, input_zero_point = 0, kernel_shape = [1, 1], pads = [0, 0, 0, 0], scale = dense<0.01> : tensor<2xf32>, strides = [1, 1], weights = dense<3> : tensor<1x1x2xi8>} : (tensor<1x2x4x4xui8>) -> tensor<1x2x4x4xf32>
+    """
+
+    name = "quant.dwconv"
+    operand_defs = (OperandDef("x", tensor_type),)
+    result_defs = (ResultDef("y", tensor_type),)
+    attr_defs = (
+        AttrDef("weights", DenseElementsAttr, required=True),
+        AttrDef("scale", DenseElementsAttr, required=True),
+        AttrDef("bias", DenseElementsAttr),
+        AttrDef("input_scale", FloatAttr, required=True),
+        AttrDef("input_zero_point", IntegerAttr, required=True),
+        AttrDef("kernel_shape", ArrayAttr, required=True),
+        AttrDef("strides", ArrayAttr, required=True),
+        AttrDef("pads", ArrayAttr, required=True),
+        AttrDef("dilations", ArrayAttr, required=True),
+    )
+
+    def geometry(self) -> dict[str, tuple[int, ...]]:
+        """kernel_shape, strides, pads, dilations as int tuples."""
+        keys = ("kernel_shape", "strides", "pads", "dilations")
+        return {k: tuple(int(v) for v in self.get_attr(k)) for k in keys}
+
+    def weight_sums(self) -> np.ndarray:
+        """int64 ``[C]``: Σ over the kernel of each channel's weights (zero-point correction)."""
+        return self.array("weights").astype(np.int64).sum(axis=(0, 1))
+
+    def verify_(self) -> None:
+        x, y = self.operands[0].type, self.results[0].type
+        if x.rank != 4 or y.rank != 4 or y.element_type != f32 or not is_code_type(x):
+            self.fail(f"needs NCHW i8/ui8 codes and an f32 NCHW result, got {x} -> {y}")
+        g = self.geometry()
+        w = self.attributes["weights"]
+        c = x.shape[1]
+        kh, kw = g["kernel_shape"]
+        if str(w.type.element_type) != "i8" or tuple(w.type.shape) != (kh, kw, c):
+            self.fail(f"weights must be i8 [{kh}, {kw}, {c}], got {w.type}")
+        if w.array.size and (w.array == -128).any():
+            self.fail("weight codes must be in -127..127")
+        if y.shape[1] != c:
+            self.fail(f"a depthwise convolution keeps the {c} channels, got {y}")
+        for key in ("scale", "bias"):
+            self._check(key, c)
+        zp = self.get_attr("input_zero_point")
+        if not x.element_type.unsigned and zp != 0:
+            self.fail(f"i8 input codes are symmetric: input_zero_point must be 0, got {zp}")
+
+    def _check(self, key: str, c: int) -> None:
+        a = self.attributes.get(key)
+        if a is None:
+            return
+        if tuple(a.type.shape) != (c,) or str(a.type.element_type) != "f32":
+            self.fail(f"attribute '{key}' must be tensor<{c}xf32>, got {a.type}")
+        if not np.isfinite(a.array).all():
+            self.fail(f"attribute '{key}' holds NaN or infinite values")

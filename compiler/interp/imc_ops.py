@@ -101,6 +101,13 @@ def _dquant(op: imc.DQuantOp, inputs: list[Array], interp: Interpreter) -> list[
     return [q.reshape(x.shape), scales.reshape(op.results[1].type.shape)]
 
 
+@register_interpreter(imc.DwConvOp.name)
+def _dwconv(op: imc.DwConvOp, inputs: list[Array], interp: Interpreter) -> list[Array]:
+    _, strides, pads, dil = op.geometry()
+    w, pad = op.attributes["weights"].array, int(op.get_attr("pad_value"))
+    return [np.stack([nx.dwconv(img, w, strides, pads, dil, pad) for img in inputs[0]])]
+
+
 @register_interpreter(imc.KernelOp.name)
 def _kernel(op: imc.KernelOp, inputs: list[Array], interp: Interpreter) -> list[Array]:
     present = [not isinstance(r.type, NoneType) for r in op.results]

@@ -8,8 +8,9 @@ quantized layer: DAC codes, exact integer column sums per row tile, ADC reads, d
 from __future__ import annotations
 
 import numpy as np
+from imcc.runtime.sim import numerics as nx
 
-from ..dialects.quant import ConvOp, CrossbarLayerOp, LinearOp, code_range
+from ..dialects.quant import ConvOp, CrossbarLayerOp, DepthwiseConvOp, LinearOp, code_range
 from ..ir.core import Operation
 from ..ir.types import numpy_dtype
 from ..quant.actquant import dynamic_row_scales
@@ -82,3 +83,30 @@ def _finite(op: Operation, x: Array) -> np.ndarray:
     if x is None or not np.isfinite(x).all():
         raise InterpreterError(f"'{op.name}' input holds NaN or infinite values", op.location)
     return x
+
+
+def depthwise(op: DepthwiseConvOp, codes: np.ndarray) -> np.ndarray:
+    """The float32 output of ``quant.dwconv`` for DAC codes ``codes`` (NCHW): the depthwise
+    unit's int32 sums (``dw.conv``), then ``cl.requant``."""
+    g = op.geometry()
+    w = op.array("weights")
+    zp = int(op.get_attr("input_zero_point"))
+    pads = g["pads"]
+    acc = [
+        nx.dwconv(img.transpose(1, 2, 0), w, g["strides"], pads, g["dilations"], zp)
+        for img in np.asarray(codes)
+    ]
+    acc = np.stack(acc)  # [N, Ho, Wo, C]
+    n, ho, wo, c = acc.shape
+    scale = op.array("scale").astype(np.float32) * np.float32(op.get_attr("input_scale"))
+    offset = (zp * op.weight_sums()).astype(np.int32) if zp else None
+    inf = float("inf")
+    y = nx.requant_planes(
+        acc.reshape(-1, c), 1, scale, offset, None, op.array("bias"), 0, -inf, inf, np.float32
+    )
+    return np.ascontiguousarray(y.reshape(n, ho, wo, c).transpose(0, 3, 1, 2))
+
+
+@register_interpreter(DepthwiseConvOp.name)
+def _dwconv(op: Operation, inputs: list[Array], interp: Interpreter) -> list[Array]:
+    return [depthwise(op, inputs[0])]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend.estimates import window_cycles
+from ..backend.layout import NCHW_TO_NHWC, NHWC_TO_NCHW, transpose
 from ..backend.packing import LayerDemand, Placement, place, split
 from ..backend.target import module_target, weight_group
 from ..backend.windows import LayerMatrix, layer_matrix, row_tiles
@@ -295,33 +296,10 @@ def _linear_input(op: LinearOp, la: _Layer):
     return x, jobs_of
 
 
-def _transpose(b: Builder, x: Value, perm, opset: int, ncores: int, loc) -> Value:
-    shape = tuple(x.type.shape[p] for p in perm)
-    t = RankedTensorType(shape, x.type.element_type)
-    op = imc.KernelOp.create(
-        [x],
-        [t],
-        {
-            "kernel": StringAttr(onnx_dialect.ONNX_OPS["Transpose"].name),
-            "params": DictAttr((("perm", ArrayAttr(tuple(_i(p) for p in perm))),)),
-            "opset": _i(opset),
-            "unit": StringAttr("cluster"),
-            "ncores": _i(ncores),
-            "buffers": imc.unallocated(),
-        },
-        location=loc,
-    )
-    return b.insert(op).results[0]
-
-
-NCHW_TO_NHWC = (0, 2, 3, 1)
-NHWC_TO_NCHW = (0, 3, 1, 2)
-
-
 def _conv_input(b: Builder, op: ConvOp, la: _Layer, opset: int, ncores: int):
     g = op.geometry()
     loc = op.location
-    x = _transpose(b, op.operands[0], NCHW_TO_NHWC, opset, ncores, loc)
+    x = transpose(b, op.operands[0], NCHW_TO_NHWC, opset, ncores, loc)
     t, left, bottom, right = g["pads"]
     zp = op.get_attr("input_zero_point", 0)
     if any(g["pads"]):
@@ -417,7 +395,7 @@ def _requant(
         n, o, ho, wo = y_type.shape
         nhwc = RankedTensorType((n, ho, wo, o), y_type.element_type)
         rq = b.insert(imc.RequantOp.create([acc, rs], [nhwc], attrs, location=op.location))
-        return _transpose(b, rq.results[0], NHWC_TO_NCHW, opset, ncores, op.location)
+        return transpose(b, rq.results[0], NHWC_TO_NCHW, opset, ncores, op.location)
     rq = b.insert(imc.RequantOp.create([acc, rs], [y_type], attrs, location=op.location))
     return rq.results[0]
 

@@ -14,19 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..backend.layout import NCHW_TO_NHWC, NHWC_TO_NCHW, TRANSPOSE, perm_params
 from ..dialects import imc
 from ..dialects import onnx as onnx_dialect
-from ..ir.attributes import ArrayAttr, DictAttr, IntegerAttr, StringAttr
+from ..ir.attributes import DictAttr, IntegerAttr, StringAttr
 from ..ir.builtin import ModuleOp
 from ..ir.core import Operation, Value
 from ..ir.rewriter import NoMatch, PatternRewriter, RewritePattern
 from ..ir.types import RankedTensorType
 from ..pm import Pass, register_pass
 from ._fusion import run_patterns
-
-TRANSPOSE = onnx_dialect.ONNX_OPS["Transpose"].name
-NHWC_TO_NCHW = (0, 3, 1, 2)
-NCHW_TO_NHWC = (0, 2, 3, 1)
 
 #: Elementwise ops with one tensor operand: op(transpose(x)) == transpose(op(x)) exactly.
 UNARY = {
@@ -76,17 +73,6 @@ def _transpose(src: Operation, x: Value, perm, anchor: Operation, rw: PatternRew
     new = _clone_kernel(src, [x], [t], params=params, buffers=imc.unallocated())
     new.location = anchor.location
     return rw.insert_before(anchor, new).results[0]
-
-
-def perm_params(perm):
-    return DictAttr((("perm", ArrayAttr(tuple(IntegerAttr(p) for p in perm))),))
-
-
-def _inverse(perm) -> tuple[int, ...]:
-    inv = [0] * len(perm)
-    for i, p in enumerate(perm):
-        inv[p] = i
-    return tuple(inv)
 
 
 class CancelTransposes(RewritePattern):

@@ -376,6 +376,44 @@ def _dquant(lw: _Lowering, op: imc.DQuantOp) -> None:
     )
 
 
+def _dwconv(lw: _Lowering, op: imc.DwConvOp) -> None:
+    ((wmem, waddr),) = lw.blobs(op)
+    x, y = op.operands[0], op.results[0]
+    (xmem, xaddr), (ymem, yaddr) = lw.where(x), lw.where(y)
+    n, h, w, c = x.type.shape
+    _, ho, wo, _ = y.type.shape
+    (kh, kw), (sh, sw), (pt, pl, pb, pr), (dh, dw) = op.geometry()
+    on_dw = op.get_attr("unit") == "dw"
+    extra = {} if on_dw else _core(op)
+    for img in range(n):
+        lw.emit(
+            "dw.conv" if on_dw else "cl.dwconv",
+            op,
+            **extra,
+            src_mem=xmem,
+            src_addr=xaddr + img * h * w * c,
+            src_dtype=isa_dtype(x.type),
+            wgt_mem=wmem,
+            wgt_addr=waddr,
+            dst_mem=ymem,
+            dst_addr=yaddr + img * ho * wo * c * 4,
+            h=h,
+            w=w,
+            c=c,
+            kh=kh,
+            kw=kw,
+            stride_h=sh,
+            stride_w=sw,
+            pad_t=pt,
+            pad_l=pl,
+            pad_b=pb,
+            pad_r=pr,
+            dil_h=dh,
+            dil_w=dw,
+            pad_value=op.get_attr("pad_value"),
+        )
+
+
 def _kernel(lw: _Lowering, op: imc.KernelOp) -> None:
     lw.emit(
         "cl.call",
@@ -450,6 +488,7 @@ _LOWER = {
     imc.QuantOp: _quant,
     imc.DQuantOp: _dquant,
     imc.KernelOp: _kernel,
+    imc.DwConvOp: _dwconv,
     imc.PadOp: _pad,
     imc.CopyOp: _copy,
     imc.BarrierOp: _sync("barrier"),

@@ -12,18 +12,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from imcc.runtime.kernels import library
 
+from ..backend.layout import NCHW_TO_NHWC, NHWC_TO_NCHW, transpose
 from ..backend.target import module_target
 from ..dialects import imc
 from ..dialects.func import FuncOp, ReturnOp
 from ..dialects.nn import NNOp
 from ..dialects.onnx import ConstantOp, NoValueOp, OnnxOp, module_opset
-from ..dialects.quant import DynamicQuantizeOp, QuantizeOp, code_range
-from ..ir.attributes import DictAttr, FloatAttr, IntegerAttr, StringAttr
+from ..dialects.quant import DepthwiseConvOp, DynamicQuantizeOp, QuantizeOp, code_range
+from ..ir.attributes import (
+    ArrayAttr,
+    DenseElementsAttr,
+    DictAttr,
+    FloatAttr,
+    IntegerAttr,
+    StringAttr,
+)
 from ..ir.builder import Builder
 from ..ir.builtin import ModuleOp
 from ..ir.core import Operation
+from ..ir.types import RankedTensorType, i32
+from ..ir.types import none as none_type
 from ..pm import Pass, PassFailure, register_pass
 from .combined_stationary_map import layer_name
 
@@ -52,9 +63,14 @@ class NonlinearOffloadPass(Pass):
         ncores = int(target.cores.count)
         opset = module_opset(module)
         changed = False
+        dw_unit = "dw" if target.dwunit is not None else "cluster"
         for func in [op for op in module.body.ops if isinstance(op, FuncOp)]:
             for op in list(func.body.ops):
                 if is_placed(op):
+                    continue
+                if isinstance(op, DepthwiseConvOp):
+                    _depthwise(op, dw_unit, ncores, opset)
+                    changed = True
                     continue
                 new = _convert(op, ncores, opset)
                 Builder.before(op).insert(new)
@@ -112,3 +128,49 @@ def _convert(op: Operation, ncores: int, opset: int) -> Operation:
     raise PassFailure(
         f"no unit of the target runs '{op.name}' (node '{layer_name(op)}')", op.location
     )
+
+
+def _depthwise(op: DepthwiseConvOp, unit: str, ncores: int, opset: int) -> None:
+    """quant.dwconv -> NHWC transpose, imc.dwconv on the depthwise unit (or the cores), the
+    readout (imc.requant) and the transpose back; fold-layout removes the transposes."""
+    b = Builder.before(op)
+    loc = op.location
+    g = op.geometry()
+    x = transpose(b, op.operands[0], NCHW_TO_NHWC, opset, ncores, loc)
+    n, c, ho, wo = op.results[0].type.shape
+    ints = lambda v: ArrayAttr(tuple(IntegerAttr(int(i)) for i in v))  # noqa: E731
+    attrs = {
+        "weights": op.attributes["weights"],
+        "kernel": ints(g["kernel_shape"]),
+        "strides": ints(g["strides"]),
+        "pads": ints(g["pads"]),
+        "dilations": ints(g["dilations"]),
+        "pad_value": IntegerAttr(op.get_attr("input_zero_point")),
+        **_common(op, ncores),
+        "unit": StringAttr(unit),
+    }
+    acc_t = RankedTensorType((n, ho, wo, c), i32)
+    dw = b.insert(imc.DwConvOp.create([x], [acc_t], attrs, location=loc))
+    acc2d = b.insert(
+        imc.ReshapeOp.create(dw.results, [RankedTensorType((n * ho * wo, c), i32)], location=loc)
+    )
+    scale = op.array("scale").astype(np.float32) * np.float32(op.get_attr("input_scale"))
+    zp = op.get_attr("input_zero_point")
+    rq_attrs = {
+        "planes": IntegerAttr(1),
+        "scale": DenseElementsAttr.from_array(scale),
+        "zp": IntegerAttr(0),
+        "lo": FloatAttr(float("-inf")),
+        "hi": FloatAttr(float("inf")),
+        **_common(op, ncores),
+    }
+    if zp:
+        rq_attrs["offset"] = DenseElementsAttr.from_array((zp * op.weight_sums()).astype(np.int32))
+    if op.array("bias") is not None:
+        rq_attrs["bias"] = op.attributes["bias"]
+    none = b.insert(NoValueOp.create(result_types=[none_type], location=loc)).results[0]
+    nhwc = RankedTensorType((n, ho, wo, c), op.results[0].type.element_type)
+    rq = b.insert(imc.RequantOp.create([acc2d.results[0], none], [nhwc], rq_attrs, location=loc))
+    y = transpose(b, rq.results[0], NHWC_TO_NCHW, opset, ncores, loc)
+    op.results[0].replace_all_uses_with(y)
+    op.erase()

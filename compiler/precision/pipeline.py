@@ -7,7 +7,8 @@
   measured model error stays within ``--accuracy-budget`` (accuracy drop with labels, else
   relative output error), activations and ADC included.
 
-Every mode that quantizes ends with ``cse`` (one conversion per tensor shared by the layers
+Every mode that quantizes also makes depthwise convolutions 8-bit jobs for the depthwise unit
+(``quantize-depthwise``) and ends with ``cse`` (one conversion per tensor shared by the layers
 reading it, e.g. Q/K/V) and ``precision-report`` (the table on stderr).
 """
 
@@ -33,9 +34,9 @@ def precision_steps(
         raise ValueError(f"the accuracy budget must be non-negative, got {budget}")
     steps = {
         "fp32": (),
-        "int8": ("quantize-weights", "quantize-activations"),
-        "ternary": ("ternarize", "quantize-activations"),
-        "auto": (f"precision-auto{{budget={budget!r}}}",),
+        "int8": ("quantize-weights", "quantize-activations", "quantize-depthwise"),
+        "ternary": ("ternarize", "quantize-activations", "quantize-depthwise"),
+        "auto": (f"precision-auto{{budget={budget!r}}}", "quantize-depthwise"),
     }[precision]
     if not steps:
         return ()

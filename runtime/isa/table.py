@@ -104,16 +104,17 @@ _OUT_HW = (
 )
 
 _DWCONV_FIELDS = (
-    *_operand("src", "the HWC int8 input"),
+    *_operand("src", "the HWC int8 or uint8 input", ("i8", "u8"), default="i8"),
     *_operand("wgt", "the int8 weights, laid out kh × kw × c"),
     *_operand("dst", "the HWC int32 output"),
     *_HWC,
     _u("dil_h", 8, "vertical dilation", lo=1, default=1),
     _u("dil_w", 8, "horizontal dilation", lo=1, default=1),
-    _s("pad_value", 8, "value of padded input elements (the input zero point)", default=0),
+    _s("pad_value", 16, "value of padded input elements (the input zero point)", default=0),
 )
 _DWCONV_SEM = (
-    "Depthwise convolution: dst[y, x, ch] = Σ_{i<kh, j<kw} in[y·stride_h + i·dil_h − pad_t, "
+    "Depthwise convolution of src_dtype inputs: dst[y, x, ch] = Σ_{i<kh, j<kw} in[y·stride_h + "
+    "i·dil_h − pad_t, "
     "x·stride_w + j·dil_w − pad_l, ch] · wgt[i, j, ch], products and sums in int32, input "
     "positions outside the h × w image reading pad_value. " + _OUT_HW
 )
@@ -438,7 +439,7 @@ def _build_table() -> tuple[InstrSpec, ...]:
         "cluster",
         "cluster",
         (NCORES, *_DWCONV_FIELDS),
-        "depthwise convolution of an HWC int8 tensor on the cores",
+        "depthwise convolution of an HWC int8/uint8 tensor on the cores",
         _DWCONV_SEM,
     )
     add(

@@ -370,13 +370,13 @@ def _dwconv(ctx: Context, f):
     dst_span = _span(f, "dst", 4 * oh * ow * c)
     if _overlap(src_span, dst_span):
         return None  # the blocks would read rows already overwritten
-    x = view(m, f["src_mem"], f["src_addr"], "i8", (h, w, c))
+    x = view(m, f["src_mem"], f["src_addr"], f["src_dtype"], (h, w, c))
     wgt = view(m, f["wgt_mem"], f["wgt_addr"], "i8", (kh, kw, c))
     dst = view(m, f["dst_mem"], f["dst_addr"], "i32", (oh, ow, c))
     constant = ctx.constant(*_span(f, "wgt", kh * kw * c))
     geometry = (f["stride_h"], f["stride_w"]), (f["pad_t"], f["pad_l"], f["pad_b"], f["pad_r"])
     dil, pad = (f["dil_h"], f["dil_w"]), f["pad_value"]
-    if ctx.engines and constant:  # the weights are baked into the kernel
+    if ctx.engines and constant and f["src_dtype"] == "i8":  # weights baked into the kernel
         step = _dwconv_kernel(ctx, f, x, wgt, dst, (geometry, dil, pad))
         if step is not None:
             return step

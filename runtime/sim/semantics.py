@@ -205,7 +205,7 @@ def _pool(m: Machine, f) -> None:
 
 def _dwconv(m: Machine, f) -> None:
     out_hw(f)
-    x = m.view(f["src_mem"], f["src_addr"], "i8", (f["h"], f["w"], f["c"]))
+    x = m.view(f["src_mem"], f["src_addr"], f["src_dtype"], (f["h"], f["w"], f["c"]))
     w = m.load(f["wgt_mem"], f["wgt_addr"], "i8", (f["kh"], f["kw"], f["c"]))
     stride, pads = _hwc_geometry(f)
     y = nx.dwconv(x, w, stride, pads, (f["dil_h"], f["dil_w"]), f["pad_value"])
