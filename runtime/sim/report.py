@@ -8,6 +8,7 @@ the run time. Area is the target's: every unit present, whether the program uses
 
 from __future__ import annotations
 
+import ast
 import json
 from dataclasses import dataclass
 
@@ -102,6 +103,7 @@ def build_report(target, program, records, machine, seed=0, drift_time=None) -> 
         if info is not None or rec.slot.unit != "control":
             _add_layer(layers, info, rec, sum(e.values()))
     static = target.chip.static_power * 1e9 * seconds  # mW * s = mJ = 1e9 pJ
+    inference = _inference(target, program, records)
     dynamic = sum(energy.values())
     energy = dict(sorted(energy.items()))
     energy["static"] = static
@@ -142,12 +144,65 @@ def build_report(target, program, records, machine, seed=0, drift_time=None) -> 
             "arrays_used": len(machine.used_arrays()),
             "macs": sum(r.work.macs for r in records),
         },
+        "inference": inference,
+        "compiled": _compiled(program),
         "energy_pj": energy,
         "area_mm2": area,
         "units": unit_rows,
         "layers": layer_rows,
     }
     return Report(data)
+
+
+def _inference(target, program, records) -> dict:
+    """One inference with the weights resident: what follows the barrier that ends the weight
+    programming prefix (the whole run when there is none), and its lower bound, the busy time
+    of its busiest unit (a cluster kernel's cycles count once per core it takes)."""
+    barrier = next(
+        (
+            r
+            for r in records
+            if r.slot.unit == "control" and program.instrs[r.slot.index].mnemonic == "barrier"
+        ),
+        None,
+    )
+    start = barrier.slot.start if barrier is not None else 0
+    body = [r for r in records if barrier is None or r.slot.index > barrier.slot.index]
+    end = max((r.slot.end for r in body), default=start)
+    cycles = max(end - start, 0)
+    seconds = target.seconds(cycles)
+    dynamic = sum(sum(r.energy(target).values()) for r in body)
+    static = target.chip.static_power * 1e9 * seconds
+    busy: dict[str, float] = {}
+    for r in body:
+        if r.slot.unit != "control":
+            busy[r.slot.unit] = (
+                busy.get(r.slot.unit, 0) + (r.slot.end - r.slot.start) * r.slot.servers
+            )
+    pools = {"cores": target.cores.count, "dma": target.dma.count}
+    bound = {u: b / pools.get(u, 1) for u, b in busy.items()}
+    unit = max(bound, key=bound.get, default="")
+    return {
+        "cycles": cycles,
+        "seconds": seconds,
+        "energy_pj": dynamic + static,
+        "programming_cycles": start,
+        "lower_bound_cycles": int(round(bound.get(unit, 0))),
+        "busiest_unit": unit,
+    }
+
+
+def _compiled(program) -> dict:
+    """What the compiler recorded in the program's meta section (mapping, memory), parsed."""
+    out = {}
+    for key in ("mapping", "memory"):
+        text = program.meta.get(key)
+        if text:
+            try:
+                out[key] = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                out[key] = text
+    return out
 
 
 def _unit_order(name: str):
@@ -219,6 +274,8 @@ def _format_text(d: dict) -> str:
         f"{_si(tot['avg_power_mw'] * 1e-3, 'W')}",
         f"area    {tot['area_mm2']:.3g} mm2; arrays used {tot['arrays_used']}; "
         f"{run['instructions']} of {run['program_instructions']} instructions executed",
+        *_inference_lines(d.get("inference"), t),
+        *_compiled_lines(d.get("compiled") or {}),
         "",
         "energy by category:",
     ]
@@ -241,6 +298,37 @@ def _format_text(d: dict) -> str:
             f"{lay['span_cycles']:>12,} {_energy(lay['energy_pj']):>12} {lay['macs']:>14,}"
         )
     return "\n".join(lines) + "\n"
+
+
+def _inference_lines(inf: dict | None, t: dict) -> list[str]:
+    if not inf:
+        return []
+    return [
+        f"inference {inf['cycles']:,} cycles = {_si(inf['seconds'], 's')}, "
+        f"{_energy(inf['energy_pj'])} (weights programmed once before it: "
+        f"{inf['programming_cycles']:,} cycles); lower bound {inf['lower_bound_cycles']:,} "
+        f"cycles (busiest unit: {inf['busiest_unit'] or 'none'})"
+    ]
+
+
+def _compiled_lines(c: dict) -> list[str]:
+    lines = []
+    m = c.get("mapping")
+    if isinstance(m, dict):
+        lines.append(
+            f"mapping arrays needed {m.get('arrays_needed')}, used {m.get('arrays_used')} of "
+            f"{m.get('arrays_available')}, utilisation {m.get('utilisation', 0):.1%}, "
+            f"epochs {m.get('epochs')}"
+        )
+        lines += [f"        {note}" for note in m.get("notes", [])]
+    mem = c.get("memory")
+    if isinstance(mem, dict):
+        spilled = mem.get("l2_scratch") or []
+        lines.append(
+            f"memory  L1 peak {mem.get('l1_peak', 0):,} B, L2 {mem.get('l2_peak', 0):,} B"
+            + (f"; {len(spilled)} activations in L2 (too large for L1)" if spilled else "")
+        )
+    return lines
 
 
 def _collapse_arrays(units: list[dict]) -> list[dict]:
