@@ -13,6 +13,7 @@ import re
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +30,10 @@ _TOOL_RE = re.compile(
     + "|".join(re.escape(t) for t in sorted(TOOLS, key=len, reverse=True))
     + r")(?![\w.-])"
 )
+# Shared helper modules of several test folders (``tests/_*.py``) import as top-level modules.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 _PRELUDE = 'set -o pipefail\nnot() { if "$@"; then return 1; else return 0; fi; }\n'
 
 

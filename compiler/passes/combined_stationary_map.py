@@ -14,12 +14,13 @@ skipped, and partial sums stay in place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..backend.estimates import window_cycles
 from ..backend.layout import NCHW_TO_NHWC, NHWC_TO_NCHW, transpose
+from ..backend.nodes import layer_name, require_static_shapes
 from ..backend.packing import LayerDemand, Placement, place, split
 from ..backend.target import module_target, weight_group
 from ..backend.windows import LayerMatrix, layer_matrix, row_tiles
@@ -39,17 +40,11 @@ from ..ir.attributes import (
 from ..ir.builder import Builder
 from ..ir.builtin import ModuleOp
 from ..ir.core import Operation, Value
-from ..ir.diagnostics import NameLoc
 from ..ir.types import RankedTensorType, i32, none
 from ..pm import Pass, PassFailure, register_pass
 
 #: Largest number of copies of one layer's weights.
 MAX_REPLICAS = 16
-
-
-def layer_name(op: Operation) -> str:
-    """The ONNX node an op came from (its location's name), else its op name."""
-    return op.location.name if isinstance(op.location, NameLoc) else op.name
 
 
 @dataclass
@@ -71,7 +66,12 @@ class CombinedStationaryMapPass(Pass):
     name = "combined-stationary-map"
     summary = "Map crossbar layers onto the arrays: windows, packing, replicas, reprogramming"
 
-    replicate: bool = True
+    replicate: bool = field(
+        default=True, metadata={"help": "give free arrays to replicas of the slowest layers"}
+    )
+
+    def requires(self, module: ModuleOp) -> None:
+        require_static_shapes(module)
 
     def run(self, module: ModuleOp) -> bool:
         target = module_target(module)

@@ -150,7 +150,9 @@ class SinkThroughElementwise(RewritePattern):
         return True
 
     def _binary(self, op, rw):
-        a, b = op.operands[:2]
+        if len(op.operands) != 2:
+            return NoMatch("not exactly two operands")
+        a, b = op.operands
         ta, tb = _transposed(a), _transposed(b)
         if ta is None or tb is None or ta[1] != tb[1] or a.type.shape != b.type.shape:
             return NoMatch("operands not transposed alike")

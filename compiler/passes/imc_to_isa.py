@@ -168,7 +168,7 @@ class _Lowering:
             "name": StringAttr(name),
             "role": StringAttr(role),
             "dtype": StringAttr(dtype),
-            "shape": ArrayAttr(tuple(IntegerAttr(int(d)) for d in (shape or (1,)))),
+            "shape": ArrayAttr(tuple(IntegerAttr(int(d)) for d in shape)),
             "mem": StringAttr(mem),
             "addr": IntegerAttr(int(addr)),
         }

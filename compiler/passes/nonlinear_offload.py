@@ -16,6 +16,7 @@ import numpy as np
 from imcc.runtime.kernels import library
 
 from ..backend.layout import NCHW_TO_NHWC, NHWC_TO_NCHW, transpose
+from ..backend.nodes import layer_name, require_static_shapes
 from ..backend.target import module_target
 from ..dialects import imc
 from ..dialects.func import FuncOp, ReturnOp
@@ -36,7 +37,6 @@ from ..ir.core import Operation
 from ..ir.types import RankedTensorType, i32
 from ..ir.types import none as none_type
 from ..pm import Pass, PassFailure, register_pass
-from .combined_stationary_map import layer_name
 
 #: Ops that are data or structure, not work: they stay as they are.
 KEPT = (ConstantOp, NoValueOp, FuncOp, ReturnOp, ModuleOp)
@@ -79,6 +79,9 @@ class NonlinearOffloadPass(Pass):
                 op.erase()
                 changed = True
         return changed
+
+    def requires(self, module: ModuleOp) -> None:
+        require_static_shapes(module)
 
     def ensures(self, module: ModuleOp) -> None:
         for op in module.walk():

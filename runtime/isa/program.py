@@ -226,8 +226,8 @@ class Program:
                 raise exc(f"{where}: unknown dtype {t.dtype!r}")
             if t.mem not in MEMS:
                 raise exc(f"{where}: memory {t.mem!r} is not one of {', '.join(MEMS)}")
-            if len(t.shape) > MAX_NDIM or any(not 1 <= d < 2**32 for d in t.shape):
-                raise exc(f"{where}: shape {list(t.shape)} needs ≤ {MAX_NDIM} dims in 1..2^32-1")
+            if len(t.shape) > MAX_NDIM or any(not 0 <= d < 2**32 for d in t.shape):
+                raise exc(f"{where}: shape {list(t.shape)} needs ≤ {MAX_NDIM} dims in 0..2^32-1")
             if not isinstance(t.addr, int) or t.addr < 0 or t.addr + t.nbytes > 2**32:
                 raise exc(f"{where}: bytes {t.addr}..{t.addr + t.nbytes} exceed 32-bit addresses")
             if math.isnan(t.scale) or not isinstance(t.zp, int) or not -(2**31) <= t.zp < 2**31:

@@ -165,8 +165,11 @@ def _call(m: Machine, f) -> None:
     inputs = [
         None if op is None else m.load(op.mem, op.addr, op.dtype, op.shape) for op in c.inputs
     ]
+    # the outputs the node asks for: up to its last present one (absent ones in between stay
+    # absent), as the interpreter counts them
+    wanted = max((i + 1 for i, op in enumerate(c.outputs) if op is not None), default=0)
     try:
-        outputs = library.call(c.kernel, inputs, c.params, c.opset, len(c.outputs), c.layout)
+        outputs = library.call(c.kernel, inputs, c.params, c.opset, wanted, c.layout)
     except library.KernelError as err:
         raise SimError(f"call {f['call']} ({c.kernel}): {err}") from None
     for i, (op, y) in enumerate(zip(c.outputs, outputs)):

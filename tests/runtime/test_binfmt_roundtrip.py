@@ -66,7 +66,7 @@ def test_validation_messages(program):
         (dict(tensors=t + [Tensor("x", "input", "i8", (1,), "L2", 0)]), "tensor x: defined twice"),
         (dict(tensors=[Tensor("z", "weird", "i8", (1,), "L2", 0)]), "role 'weird'"),
         (dict(tensors=[Tensor("z", "input", "i8", (1,), "L3", 0)]), "memory 'L3'"),
-        (dict(tensors=[Tensor("z", "input", "i8", (0,), "L2", 0)]), "shape [0]"),
+        (dict(tensors=[Tensor("z", "input", "i8", (1,) * 9, "L2", 0)]), "needs ≤ 8 dims"),
         (dict(tensors=[Tensor("z", "input", "i32", (4,), "L2", 2**32 - 8)]), "exceed 32-bit"),
         (dict(tensors=[Tensor("9z", "input", "i8", (1,), "L2", 0)]), "tensor name '9z'"),
         (dict(tensors=[Tensor("z", "const", "i8", (1,), "L2", 0)]), "without a const blob"),
@@ -84,6 +84,15 @@ def test_validation_messages(program):
     for change, message in cases:
         with pytest.raises(ProgramError, match=re.escape(message)):
             _with(program, **change).to_bytes()
+
+
+def test_scalars_and_empty_tensors_round_trip(program):
+    tensors = [
+        Tensor("s", "input", "f32", (), "L2", 0),
+        Tensor("e", "output", "i64", (0, 3), "L2", 64),
+    ]
+    back = Program.from_bytes(_with(program, tensors=tensors, consts=[]).to_bytes())
+    assert [t.shape for t in back.tensors] == [(), (0, 3)] and back.tensors[0].nbytes == 4
 
 
 def test_check_memory(program):
