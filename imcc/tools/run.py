@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import importlib
 import os
-import re
 import sys
 
 import numpy as np
 
-from imcc.runtime.fileio import temp_beside
+from imcc.runtime.fileio import output_file_names, temp_beside
 
 PROG = "imcc-run"
 
@@ -96,8 +95,9 @@ def _body(argv: list[str]) -> int:
     from imcc.compiler.tools.common import InputError, UsageError
 
     args = make_parser().parse_args(argv)
-    if args.output_dir is not None and not os.path.isdir(args.output_dir):
-        raise UsageError(f"--output-dir {args.output_dir}: no such folder")
+    if args.output_dir is not None and os.path.exists(args.output_dir):
+        if not os.path.isdir(args.output_dir):
+            raise UsageError(f"--output-dir {args.output_dir}: exists and is not a folder")
     if not os.path.isfile(args.file):
         raise InputError(f"{args.file}: no such file")
     named, positional = read_inputs(args.input)
@@ -223,24 +223,10 @@ def combine_inputs(names: list[str], named: dict, positional: list) -> dict[str,
     return {n: out[n] for n in names}
 
 
-def output_file_names(names: list[str]) -> list[str]:
-    """Safe, unique file names (``<name>.npy``) for output names that may hold '/' or ':'."""
-    used: set[str] = set()
-    files = []
-    for name in names:
-        base = re.sub(r"[^A-Za-z0-9_.\-]", "_", name).lstrip(".") or "output"
-        candidate, n = base, 1
-        while candidate in used:
-            candidate = f"{base}_{n}"
-            n += 1
-        used.add(candidate)
-        files.append(candidate + ".npy")
-    return files
-
-
 def write_outputs(folder: str, outputs: dict[str, np.ndarray]) -> list[str]:
     """Write every output to ``folder`` atomically and all-or-nothing: all go to temporary files
     first, and only when every one is written are they renamed into place."""
+    os.makedirs(folder, exist_ok=True)
     paths = [os.path.join(folder, f) for f in output_file_names(list(outputs))]
     temps: list[str] = []
     try:

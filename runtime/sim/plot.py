@@ -36,7 +36,7 @@ from .raster import (
     text_width,
     x_axis,
 )
-from .report import UNATTRIBUTED
+from .report import layer_info, layer_name
 
 FILES = ("layers.png", "units.png", "arrays.png")
 MARGIN = 12
@@ -75,19 +75,13 @@ def render(result, program) -> dict[str, bytes]:
     }
 
 
-def layer_name(info) -> str:
-    """The report's name of a layer: ONNX node, else IR op, else ``(unattributed)``."""
-    return (info.onnx_node or info.ir_op) if info is not None else UNATTRIBUTED
-
-
 def layer_energy(program, records, target) -> dict[str, dict[str, float]]:
     """Dynamic energy (pJ) by category of each report layer, summed from the run's records."""
     out: dict[str, dict[str, float]] = {}
     for rec in records:
-        info = program.debug.get(rec.slot.index)
-        if info is None and rec.slot.unit == "control":
+        if rec.slot.unit == "control":
             continue  # the report leaves these out of every layer too
-        cats = out.setdefault(layer_name(info), {})
+        cats = out.setdefault(layer_name(layer_info(program, rec.slot.index)), {})
         for key, value in rec.energy(target).items():
             cats[key] = cats.get(key, 0.0) + value
     return out

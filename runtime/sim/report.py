@@ -12,6 +12,7 @@ import ast
 import json
 from dataclasses import dataclass
 
+from ..isa.program import DebugInfo
 from .cost import Work
 from .footprint import Footprint
 from .schedule import Slot
@@ -99,9 +100,8 @@ def build_report(target, program, records, machine, seed=0, drift_time=None) -> 
         for k, v in e.items():
             energy[k] = energy.get(k, 0.0) + v
         _add_unit(units, rec, sum(e.values()))
-        info = program.debug.get(rec.slot.index)
-        if info is not None or rec.slot.unit != "control":
-            _add_layer(layers, info, rec, sum(e.values()))
+        if rec.slot.unit != "control":
+            _add_layer(layers, layer_info(program, rec.slot.index), rec, sum(e.values()))
     static = target.chip.static_power * 1e9 * seconds  # mW * s = mJ = 1e9 pJ
     inference = _inference(target, program, records)
     dynamic = sum(energy.values())
@@ -220,8 +220,25 @@ def _add_unit(units: dict, rec: Record, energy: float) -> None:
     u["energy_pj"] += energy
 
 
+#: The report row every array-programming instruction is counted in.
+PROGRAMMING = DebugInfo("xb.prog", "[weight programming]")
+
+
+def layer_info(program, index: int) -> DebugInfo | None:
+    """The debug entry instruction ``index`` is reported under: weight programming is one row
+    of its own (not part of each layer's time), everything else its IR op and ONNX node."""
+    if program.instrs[index].mnemonic == "xb.prog":
+        return PROGRAMMING
+    return program.debug.get(index)
+
+
+def layer_name(info) -> str:
+    """The report's name of a layer: ONNX node, else IR op, else ``(unattributed)``."""
+    return (info.onnx_node or info.ir_op) if info is not None else UNATTRIBUTED
+
+
 def _add_layer(layers: dict, info, rec: Record, energy: float) -> None:
-    name = (info.onnx_node or info.ir_op) if info is not None else UNATTRIBUTED
+    name = layer_name(info)
     lay = layers.get(name)
     if lay is None:
         lay = layers[name] = {

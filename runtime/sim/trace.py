@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from .report import UNATTRIBUTED, Record, _unit_order
+from .report import Record, _unit_order, layer_info, layer_name
 
 
 def build_trace(target, program, records: list[Record]) -> dict:
@@ -35,8 +35,7 @@ def build_trace(target, program, records: list[Record]) -> dict:
         )
     for rec in records:
         s = rec.slot
-        info = program.debug.get(s.index)
-        layer = (info.onnx_node or info.ir_op) if info is not None else UNATTRIBUTED
+        layer = layer_name(layer_info(program, s.index))
         events.append(
             {
                 "name": rec.mnemonic,

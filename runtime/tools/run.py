@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import re
 import sys
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fileio import temp_beside
+from ..fileio import output_file_names, temp_beside
 from ..isa.errors import BinaryFormatError
 from ..isa.program import Program
 from ..sim import plot
@@ -246,18 +247,16 @@ def _check_destinations(args) -> None:
             raise UserError(f"{opt} {folder}: exists and is not a folder")
 
 
-def output_filename(name: str) -> str:
-    """File name for an output tensor (tensor names may contain '/')."""
-    return name.replace("/", "__") + ".npy"
-
-
 def _collect_outputs(args, program, result) -> dict[Path, bytes]:
     files: dict[Path, bytes] = {}
     if args.output_dir:
-        for name, value in result.outputs.items():
+        # files named after the model's outputs (the binary's meta maps its tensor names back)
+        names = json.loads(program.meta.get("outputs", "{}") or "{}")
+        model_names = [names.get(t, t) for t in result.outputs]
+        for fname, value in zip(output_file_names(model_names), result.outputs.values()):
             buf = io.BytesIO()
             np.save(buf, value, allow_pickle=False)
-            files[Path(args.output_dir) / output_filename(name)] = buf.getvalue()
+            files[Path(args.output_dir) / fname] = buf.getvalue()
     if args.report_json:
         files[Path(args.report_json)] = result.report.to_json().encode()
     if args.trace:

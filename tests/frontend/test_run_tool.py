@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from imcc.compiler.frontend.importer import import_model
 from imcc.compiler.ir import print_ir
+from imcc.runtime.fileio import output_file_names
 from onnx import helper, numpy_helper
 
 from imcc.tools import run as run_tool
@@ -144,7 +145,7 @@ def test_outputs_are_all_or_nothing(tmp_path, monkeypatch):
 
 
 def test_output_file_names_are_safe_and_unique():
-    assert run_tool.output_file_names(["a/b", "a:b", "..", "ok"]) == [
+    assert output_file_names(["a/b", "a:b", "..", "ok"]) == [
         "a_b.npy",
         "a_b_1.npy",
         "output.npy",
@@ -158,8 +159,10 @@ def test_onnx_models_run_directly(tmp_path, capsys, onnx_models):
     assert "logits: float32 [1, 10]" in capsys.readouterr().out
 
 
-def test_missing_output_dir_and_file(tmp_path, two_input_module, capsys):
-    assert run_tool.main([two_input_module, "--output-dir", str(tmp_path / "nope")]) == 2
+def test_output_dir_is_created_and_a_missing_file_refused(tmp_path, two_input_module, capsys):
+    (tmp_path / "file").write_text("x")
+    assert run_tool.main([two_input_module, "--output-dir", str(tmp_path / "file")]) == 2
+    assert "exists and is not a folder" in capsys.readouterr().err
     assert run_tool.main([str(tmp_path / "absent.mlir")]) == 1
 
 
