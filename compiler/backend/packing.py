@@ -46,10 +46,14 @@ class Placement:
     cells_per_array: int
     notes: list[str] = field(default_factory=list)
 
+    #: Arrays programmed over all epochs (an array reprogrammed counts each time).
+    programmed_arrays: int = 0
+
     @property
     def utilisation(self) -> float:
-        """Programmed cells over the cells of the arrays in use."""
-        return self.cells_used / max(self.arrays_used * self.cells_per_array, 1)
+        """Programmed cells over the cells of the arrays programmed."""
+        arrays = self.programmed_arrays or self.arrays_used
+        return self.cells_used / max(arrays * self.cells_per_array, 1)
 
     @property
     def reprograms(self) -> bool:
@@ -157,13 +161,14 @@ def place(
             cells_per_array,
             notes,
         )
-    slots, epochs = [], []
+    slots, epochs, opened = [], [], 0
     epoch, shelves = 0, _Shelves(first, count, rows, cols)
     for layer in layers:
         trial = shelves.copy()
         got = trial.place_all(layer.windows)
         if got is None:
             epoch += 1
+            opened += shelves.opened
             shelves = _Shelves(first, count, rows, cols)
             got = shelves.place_all(layer.windows)
             if got is None:
@@ -174,11 +179,15 @@ def place(
             shelves = trial
         slots.append([got])
         epochs.append(epoch)
+    opened += shelves.opened
     note = (
         f"the weights need {needed} arrays, the chip has {count}: {epoch + 1} epochs, "
         "arrays reprogrammed between them on every inference"
     )
-    return Placement(slots, epochs, count, needed, count, cells, cells_per_array, [note])
+    # utilisation over every array programming (an array reprogrammed counts each time)
+    p = Placement(slots, epochs, count, needed, count, cells, cells_per_array, [note])
+    p.programmed_arrays = opened
+    return p
 
 
 def _replicate(layers: list[LayerDemand], slots, shelves: _Shelves) -> list[str]:

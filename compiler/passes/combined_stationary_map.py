@@ -145,7 +145,7 @@ class CombinedStationaryMapPass(Pass):
         w = op.crossbar_weights()
         readout = op.readout()
         cells = w.column_cells()
-        lo, hi = int(cells.min(initial=0)), int(cells.max(initial=0))
+        lo, hi = (int(cells.min()), int(cells.max())) if cells.size else (0, 0)
         if lo < group.cell_min or hi > group.cell_max:
             raise PassFailure(
                 f"layer '{name}' has weights in {lo}..{hi}; the arrays of target "
@@ -155,8 +155,8 @@ class CombinedStationaryMapPass(Pass):
         fmt = "t2" if lo >= -1 and hi <= 1 else "i4"
         adc = group.get("adc_bits", 0) if group.kind == "analog" else 0
         if readout.bits != adc:
-            have = f"a {readout.bits}-bit ADC" if readout.bits else "exact readout"
-            want = f"a {adc}-bit ADC" if adc else "exact digital sums"
+            have = f"ADC readings of {readout.bits} bits" if readout.bits else "exact readout"
+            want = f"ADC readings of {adc} bits" if adc else "exact digital sums"
             raise PassFailure(
                 f"layer '{name}' was quantized for {have}, but the arrays of target "
                 f"'{target.name}' give {want}: quantize for this target",

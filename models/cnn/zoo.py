@@ -13,6 +13,9 @@ They are importer test inputs with the shapes and op mix of the old zoo files, n
   Concats, and Reshape to an explicit (1, 1024) before the Gemm.
 * ``oldnet``: a 32x32 model with all of the old-export features above in 20-odd nodes, for fast
   tests.
+* ``vgg19``: VGG-19 (Simonyan & Zisserman 2015, configuration E) for 32x32 inputs and 10 classes
+  (the CIFAR variant: 16 conv 3x3 + ReLU, 5 max pools, one classifier layer): 20 M weights, more
+  than the 128 arrays of the ``cluster`` target hold, so a program reprograms them.
 
     python -m models.cnn.zoo --model resnet50 --out models/build/resnet50.onnx
 """
@@ -223,12 +226,29 @@ def build_oldnet(seed: int = DEFAULT_SEED) -> onnx.ModelProto:
     return b.model([probs], initializers_as_inputs=True, doc=f"oldnet, seed {seed}.")
 
 
+VGG19_STAGES = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
+
+
+def build_vgg19(seed: int = DEFAULT_SEED, resolution: int = 32) -> onnx.ModelProto:
+    """VGG-19 (configuration E) for small inputs: 16 conv+ReLU, 5 max pools, one Gemm."""
+    b = GraphBuilder("vgg19", 13, seed)
+    x = b.add_input("input", (1, 3, resolution, resolution))
+    for stage, (width, count) in enumerate(VGG19_STAGES, start=1):
+        for i in range(count):
+            x = _conv_relu(b, x, width, 3, f"conv{stage}_{i + 1}", pad=1)
+        x = b.maxpool(x, 2, 2, f"pool{stage}")
+    x = b.flatten(x, "flatten")
+    logits = b.gemm(x, 10, "classifier")
+    return b.model([logits], doc=f"VGG-19 for 32x32 inputs, seeded random weights (seed {seed}).")
+
+
 BUILDERS: dict[str, Callable[[int], onnx.ModelProto]] = {
     "resnet18": lambda seed: build_resnet("resnet18", seed),
     "resnet50": lambda seed: build_resnet("resnet50", seed),
     "squeezenet": build_squeezenet,
     "googlenet": build_googlenet,
     "oldnet": build_oldnet,
+    "vgg19": build_vgg19,
 }
 
 
