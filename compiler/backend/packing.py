@@ -64,63 +64,89 @@ class Placement:
 
 
 class _Shelves:
-    """Shelf packer over arrays ``first, first + 1, ...`` of ``rows`` x ``cols`` cells."""
+    """First-fit decreasing-height shelf packer over arrays ``first, first + 1, ...``.
+
+    Every array is cut into horizontal shelves, each as high as the first window placed on it;
+    a window goes to the lowest shelf (in any array already opened) it fits on, else onto a new
+    shelf of the last array, else into a new array. Windows of one group are placed tallest
+    first, so short windows fill the gaps beside tall ones.
+    """
 
     def __init__(self, first: int, count: int, rows: int, cols: int):
         self.first, self.count, self.rows, self.cols = first, count, rows, cols
-        self.array = 0  # arrays opened so far (relative); the current one is array - 1
-        self.y = self.h = self.x = 0
-
-    @property
-    def opened(self) -> int:
-        return self.array
+        self.opened = 0  # arrays opened so far
+        self.shelves: list[list[int]] = []  # [array, y, height, x used]
+        self.floor = 0  # first free row of the last array
 
     def _new_array(self) -> bool:
-        if self.array >= self.count:
+        if self.opened >= self.count:
             return False
-        self.array += 1
-        self.y = self.h = self.x = 0
+        self.opened += 1
+        self.floor = 0
         return True
 
-    def place(self, rows: int, cols: int) -> Slot | None:
-        """A slot for a rows x cols window, or None when the arrays are full."""
+    def place(self, rows: int, cols: int, min_array: int = 0) -> Slot | None:
+        """A slot for a rows x cols window (in arrays ``min_array`` and later, relative), or
+        None when the arrays are full."""
         if rows > self.rows or cols > self.cols:
             raise ValueError(f"window {rows}x{cols} exceeds a {self.rows}x{self.cols} array")
-        if self.array == 0 and not self._new_array():
-            return None
-        if self.x + cols <= self.cols and rows <= self.h:
-            slot = Slot(self.first + self.array - 1, self.y, self.x)
-            self.x += cols
-            return slot
-        if self.y + self.h + rows <= self.rows:  # open a shelf below
-            self.y, self.h, self.x = self.y + self.h, rows, cols
-            return Slot(self.first + self.array - 1, self.y, 0)
-        if not self._new_array():
-            return None
-        self.h, self.x = rows, cols
-        return Slot(self.first + self.array - 1, 0, 0)
+        # best fit: the lowest shelf the window fits on (ties: the earliest)
+        best = None
+        for shelf in self.shelves:
+            array, y, h, x = shelf
+            if array >= min_array and rows <= h and x + cols <= self.cols:
+                if best is None or h < best[2]:
+                    best = shelf
+        if best is not None:
+            best[3] += cols
+            return Slot(self.first + best[0], best[1], best[3] - cols)
+        if self.opened == 0 or self.opened - 1 < min_array or self.floor + rows > self.rows:
+            if not self._new_array():
+                return None
+        array = self.opened - 1
+        self.shelves.append([array, self.floor, rows, cols])
+        self.floor += rows
+        return Slot(self.first + array, self.floor - rows, 0)
 
-    def place_all(self, windows) -> list[Slot] | None:
-        """Slots for all ``windows`` or None (nothing is rolled back: use on a scratch copy)."""
-        out = []
-        for r, c in windows:
-            slot = self.place(r, c)
+    def place_all(self, windows, fresh: bool = False) -> list[Slot] | None:
+        """Slots for all ``windows`` (in their order), tallest placed first; ``fresh``: only in
+        arrays opened for them. None when they do not fit (nothing is rolled back: use on a
+        scratch copy)."""
+        min_array = self.opened if fresh else 0
+        out: list[Slot | None] = [None] * len(windows)
+        order = sorted(range(len(windows)), key=lambda i: (-windows[i][0], i))
+        for i in order:
+            slot = self.place(*windows[i], min_array=min_array)
             if slot is None:
                 return None
-            out.append(slot)
+            out[i] = slot
         return out
 
     def copy(self) -> _Shelves:
         other = _Shelves(self.first, self.count, self.rows, self.cols)
-        other.array, other.y, other.h, other.x = self.array, self.y, self.h, self.x
+        other.opened, other.floor = self.opened, self.floor
+        other.shelves = [list(s) for s in self.shelves]
         return other
+
+
+def _place_together(shelves: _Shelves, layers: list[LayerDemand]) -> list[list[Slot]] | None:
+    """Every layer's windows placed as one group (tallest first across layers); per layer its
+    slots, or None when they do not fit."""
+    flat = [w for layer in layers for w in layer.windows]
+    got = shelves.place_all(flat)
+    if got is None:
+        return None
+    out, at = [], 0
+    for layer in layers:
+        out.append(got[at : at + len(layer.windows)])
+        at += len(layer.windows)
+    return out
 
 
 def arrays_needed(layers: list[LayerDemand], rows: int, cols: int) -> int:
     """Arrays that hold every layer's windows once."""
     shelves = _Shelves(0, 1 << 30, rows, cols)
-    for layer in layers:
-        shelves.place_all(layer.windows)
+    _place_together(shelves, layers)
     return shelves.opened
 
 
@@ -144,7 +170,7 @@ def place(
     cells = sum(r * c for layer in layers for r, c in layer.windows)
     if needed <= count:
         shelves = _Shelves(first, count, rows, cols)
-        slots = [[shelves.place_all(layer.windows)] for layer in layers]
+        slots = [[got] for got in _place_together(shelves, layers)]
         notes = []
         if replicate:
             notes = _replicate(layers, slots, shelves)
@@ -204,12 +230,9 @@ def _replicate(layers: list[LayerDemand], slots, shelves: _Shelves) -> list[str]
         )
         if best is None:
             break
-        # a replica starts on a fresh array, so its jobs never wait for another layer's
+        # a replica gets arrays of its own, so its jobs never wait for another layer's
         trial = shelves.copy()
-        if trial.x or trial.y:
-            if not trial._new_array():
-                break
-        got = trial.place_all(layers[best].windows)
+        got = trial.place_all(layers[best].windows, fresh=True)
         if got is None:
             break
         shelves.__dict__.update(trial.__dict__)

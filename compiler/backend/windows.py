@@ -3,7 +3,7 @@
 A ``quant.linear`` / ``quant.conv`` layer is a weight matrix of K rows (its fan-in, in the gather
 order: for a convolution kernel row i, kernel column j, channel c, the order an NHWC image holds
 them in) and J·O columns (P planes × S signs × O output channels, plane-major: the accumulator's
-column order). Its row tiles (the quant dialect's, :func:`row_tiles`) are read by the ADC
+column order). Its row tiles (the quant dialect's) are read by the ADC
 separately; within a tile, columns sharing one ADC step form a window, at most an array wide.
 Every window is one ``imc.weights`` + its ``imc.mvm`` jobs.
 """
@@ -13,27 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-
-def row_tiles(fan_in: int, rows: int, row_len: int | None = None) -> list[tuple[int, int]]:
-    """The row tiles ``[(k0, k1), ...]`` of a layer with ``fan_in`` inputs on arrays of ``rows``.
-
-    ``row_len`` is the length of one contiguous run of inputs in memory (a convolution's kernel
-    row: kw·C; a fully connected layer's whole input, the default). A tile never straddles two
-    runs, so the array's gather reads it as equally long segments: runs that fit are grouped
-    whole (⌊rows / row_len⌋ per tile), longer runs are cut into pieces of at most ``rows``.
-    """
-    if fan_in < 1 or rows < 1:
-        raise ValueError(f"need a positive fan-in and array height, got {fan_in}, {rows}")
-    run = fan_in if row_len is None else int(row_len)
-    if run < 1 or fan_in % run:
-        raise ValueError(f"fan-in {fan_in} is not a whole number of runs of {run}")
-    if run <= rows:
-        step = (rows // run) * run
-        return [(k, min(k + step, fan_in)) for k in range(0, fan_in, step)]
-    return [
-        (r + a, r + min(a + rows, run)) for r in range(0, fan_in, run) for a in range(0, run, rows)
-    ]
 
 
 @dataclass(frozen=True)

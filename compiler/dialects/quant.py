@@ -43,8 +43,16 @@ import numpy as np
 from ..ir.attributes import ArrayAttr, DenseElementsAttr, FloatAttr, IntegerAttr, StringAttr
 from ..ir.diagnostics import VerificationError
 from ..ir.ops import AttrDef, IROp, OperandDef, Pure, ResultDef, tensor_or_none, tensor_type
-from ..ir.types import FloatType, IntegerType, NoneType, RankedTensorType, f32
-from ..quant.crossbar import CELL_LIMIT, WEIGHT_FORMATS, CrossbarWeights, Readout
+from ..ir.types import FloatType, IntegerType, NoneType, RankedTensorType, f32, numpy_dtype
+from ..quant.crossbar import (
+    CELL_LIMIT,
+    WEIGHT_FORMATS,
+    CrossbarWeights,
+    OutputCodes,
+    Readout,
+    ReadoutParams,
+    readout_params,
+)
 
 #: Largest DAC width the int8 activation tensors can hold.
 MAX_ACT_BITS = 8
@@ -158,7 +166,52 @@ class DynamicQuantizeOp(QuantOp):
         _check_codes(self, q.element_type, self.get_attr("bits"), 0)
 
 
+#: A layer that quantizes its own result for the next one (``fuse-output-quant``): codes
+#: clamp(round_half_even(v / output_scale) + output_zero_point, output_lo, output_hi).
+_OUTPUT_ATTRS = (
+    AttrDef("output_scale", FloatAttr),
+    AttrDef("output_zero_point", IntegerAttr),
+    AttrDef("output_lo", IntegerAttr),
+    AttrDef("output_hi", IntegerAttr),
+)
+
+
+class OutputCodesMixin:
+    """Layers whose result is either float32 or, with ``output_*`` attributes, DAC codes."""
+
+    def output_codes(self) -> OutputCodes | None:
+        """The result's quantization, None for a float32 result."""
+        if "output_scale" not in self.attributes:
+            return None
+        dtype = numpy_dtype(self.results[0].type.element_type)
+        return OutputCodes(
+            self.get_attr("output_scale"), int(self.get_attr("output_zero_point")),
+            int(self.get_attr("output_lo")), int(self.get_attr("output_hi")), dtype,
+        )  # fmt: skip
+
+    def check_result_type(self) -> None:
+        """f32, or codes exactly when the output attributes say so (all four of them)."""
+        y = self.results[0].type
+        given = [a.name for a in _OUTPUT_ATTRS if a.name in self.attributes]
+        if given and len(given) != len(_OUTPUT_ATTRS):
+            self.fail("output codes need output_scale, output_zero_point, output_lo, output_hi")
+        if not given:
+            if y.element_type != f32:
+                self.fail(f"result must be f32 without output quantization, got {y}")
+            return
+        if not is_code_type(y):
+            self.fail(f"a result quantized to codes must be i8 or ui8, got {y}")
+        scale = self.get_attr("output_scale")
+        if not (math.isfinite(scale) and scale > 0):
+            self.fail(f"output_scale must be positive and finite, got {scale}")
+        info = np.iinfo(numpy_dtype(y.element_type))
+        lo, hi = self.get_attr("output_lo"), self.get_attr("output_hi")
+        if not info.min <= lo <= hi <= info.max:
+            self.fail(f"output codes {lo}..{hi} do not fit {y.element_type}")
+
+
 _LAYER_ATTRS = (
+    *_OUTPUT_ATTRS,
     AttrDef("weights", DenseElementsAttr, required=True),
     AttrDef("format", StringAttr, required=True),
     AttrDef("scale", DenseElementsAttr, required=True),
@@ -173,7 +226,7 @@ _LAYER_ATTRS = (
 )
 
 
-class CrossbarLayerOp(QuantOp):
+class CrossbarLayerOp(OutputCodesMixin, QuantOp):
     """Shared part of ``quant.linear`` and ``quant.conv``: weights, readout, input conversion."""
 
     def crossbar_weights(self) -> CrossbarWeights:
@@ -290,8 +343,9 @@ class LinearOp(CrossbarLayerOp):
 
     def verify_(self) -> None:
         x, y = self.operands[0].type, self.results[0].type
-        if y.element_type != f32 or x.rank < 1:
-            self.fail(f"needs an input of rank >= 1 and an f32 result, got {x} -> {y}")
+        self.check_result_type()
+        if x.rank < 1:
+            self.fail(f"needs an input of rank >= 1, got {x}")
         if not _same_shape(x.shape[:-1], y.shape[:-1]):
             self.fail(f"result {y} must keep the input's leading dimensions {x}")
         scale = self.operand("x_scale")
@@ -328,8 +382,9 @@ class ConvOp(CrossbarLayerOp):
 
     def verify_(self) -> None:
         x, y = self.operands[0].type, self.results[0].type
-        if x.rank != 4 or y.rank != 4 or y.element_type != f32:
-            self.fail(f"needs an NCHW input and an f32 NCHW result, got {x} -> {y}")
+        self.check_result_type()
+        if x.rank != 4 or y.rank != 4:
+            self.fail(f"needs an NCHW input and an NCHW result, got {x} -> {y}")
         g = self.geometry()
         sizes = {"kernel_shape": 2, "strides": 2, "pads": 4, "dilations": 2}
         for key, n in sizes.items():
@@ -342,7 +397,7 @@ class ConvOp(CrossbarLayerOp):
         self.verify_layer(fan_in, y.shape[1])
 
 
-class DepthwiseConvOp(QuantOp):
+class DepthwiseConvOp(OutputCodesMixin, QuantOp):
     """An 8-bit depthwise convolution (group = channels, NCHW), the digital depthwise unit's job:
     ``acc[n, c, y, x] = Σ_{i, j} q[n, c, y·sh + i·dh − pt, x·sw + j·dw − pl] · w[i, j, c]`` exact
     in int32 on DAC codes ``q`` (padding reads the zero point), then, per channel in float32,
@@ -366,6 +421,7 @@ class DepthwiseConvOp(QuantOp):
         AttrDef("strides", ArrayAttr, required=True),
         AttrDef("pads", ArrayAttr, required=True),
         AttrDef("dilations", ArrayAttr, required=True),
+        *_OUTPUT_ATTRS,
     )
 
     def geometry(self) -> dict[str, tuple[int, ...]]:
@@ -373,14 +429,23 @@ class DepthwiseConvOp(QuantOp):
         keys = ("kernel_shape", "strides", "pads", "dilations")
         return {k: tuple(int(v) for v in self.get_attr(k)) for k in keys}
 
+    def readout_params(self) -> ReadoutParams:
+        """The periphery (``cl.requant``) after the depthwise unit's int32 sums."""
+        return readout_params(
+            self.array("scale").astype(np.float32), 1, self.get_attr("input_scale"),
+            int(self.get_attr("input_zero_point")), self.weight_sums(), self.array("bias"),
+            self.output_codes(),
+        )  # fmt: skip
+
     def weight_sums(self) -> np.ndarray:
         """int64 ``[C]``: Σ over the kernel of each channel's weights (zero-point correction)."""
         return self.array("weights").astype(np.int64).sum(axis=(0, 1))
 
     def verify_(self) -> None:
         x, y = self.operands[0].type, self.results[0].type
-        if x.rank != 4 or y.rank != 4 or y.element_type != f32 or not is_code_type(x):
-            self.fail(f"needs NCHW i8/ui8 codes and an f32 NCHW result, got {x} -> {y}")
+        self.check_result_type()
+        if x.rank != 4 or y.rank != 4 or not is_code_type(x):
+            self.fail(f"needs NCHW i8/ui8 codes and an NCHW result, got {x} -> {y}")
         g = self.geometry()
         w = self.attributes["weights"]
         c = x.shape[1]

@@ -14,7 +14,7 @@ from ..dialects.quant import ConvOp, CrossbarLayerOp, DepthwiseConvOp, LinearOp,
 from ..ir.core import Operation
 from ..ir.types import numpy_dtype
 from ..quant.actquant import dynamic_row_scales
-from ..quant.crossbar import crossbar_matmul, ideal_matmul, im2col, rows_to_nchw
+from ..quant.crossbar import apply_readout, crossbar_matmul, ideal_matmul, im2col, rows_to_nchw
 from .interpreter import Array, Interpreter, InterpreterError, register_interpreter
 
 
@@ -70,7 +70,8 @@ def evaluate_layer(op: CrossbarLayerOp, x: np.ndarray, x_scale: Array = None) ->
         return restore(ideal_matmul(rows, w, op.bias()))
     scale = row_scale if row_scale is not None else op.get_attr("input_scale")
     zp = op.get_attr("input_zero_point", 0)
-    return restore(crossbar_matmul(rows, scale, zp, w, op.readout(), op.bias()))
+    out = op.output_codes()
+    return restore(crossbar_matmul(rows, scale, zp, w, op.readout(), op.bias(), out))
 
 
 @register_interpreter(LinearOp.name, ConvOp.name)
@@ -86,24 +87,19 @@ def _finite(op: Operation, x: Array) -> np.ndarray:
 
 
 def depthwise(op: DepthwiseConvOp, codes: np.ndarray) -> np.ndarray:
-    """The float32 output of ``quant.dwconv`` for DAC codes ``codes`` (NCHW): the depthwise
-    unit's int32 sums (``dw.conv``), then ``cl.requant``."""
+    """The output of ``quant.dwconv`` for DAC codes ``codes`` (NCHW): the depthwise unit's int32
+    sums (``dw.conv``), then the periphery (``cl.requant``)."""
     g = op.geometry()
     w = op.array("weights")
     zp = int(op.get_attr("input_zero_point"))
-    pads = g["pads"]
-    acc = [
-        nx.dwconv(img.transpose(1, 2, 0), w, g["strides"], pads, g["dilations"], zp)
-        for img in np.asarray(codes)
-    ]
-    acc = np.stack(acc)  # [N, Ho, Wo, C]
+    acc = np.stack(
+        [
+            nx.dwconv(img.transpose(1, 2, 0), w, g["strides"], g["pads"], g["dilations"], zp)
+            for img in np.asarray(codes)
+        ]
+    )  # [N, Ho, Wo, C]
     n, ho, wo, c = acc.shape
-    scale = op.array("scale").astype(np.float32) * np.float32(op.get_attr("input_scale"))
-    offset = (zp * op.weight_sums()).astype(np.int32) if zp else None
-    inf = float("inf")
-    y = nx.requant_planes(
-        acc.reshape(-1, c), 1, scale, offset, None, op.array("bias"), 0, -inf, inf, np.float32
-    )
+    y = apply_readout(acc.reshape(-1, c), op.readout_params())
     return np.ascontiguousarray(y.reshape(n, ho, wo, c).transpose(0, 3, 1, 2))
 
 

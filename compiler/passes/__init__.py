@@ -16,6 +16,7 @@ from . import (  # noqa: F401
     fuse_gelu,
     fuse_layernorm,
     fuse_linear,
+    fuse_output_quant,
     fuse_requant_activation,
     imc_to_isa,
     nonlinear_offload,

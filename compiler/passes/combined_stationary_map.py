@@ -23,7 +23,7 @@ from ..backend.layout import NCHW_TO_NHWC, NHWC_TO_NCHW, transpose
 from ..backend.nodes import layer_name, require_static_shapes
 from ..backend.packing import LayerDemand, Placement, place, split
 from ..backend.target import module_target, weight_group
-from ..backend.windows import LayerMatrix, layer_matrix, row_tiles
+from ..backend.windows import LayerMatrix, layer_matrix
 from ..dialects import imc
 from ..dialects import onnx as onnx_dialect
 from ..dialects.func import FuncOp
@@ -42,6 +42,8 @@ from ..ir.builtin import ModuleOp
 from ..ir.core import Operation, Value
 from ..ir.types import RankedTensorType, i32, none
 from ..pm import Pass, PassFailure, register_pass
+from ..quant.crossbar import crossbar_params
+from ..quant.crossbar import tiles as row_tiles
 
 #: Largest number of copies of one layer's weights.
 MAX_REPLICAS = 16
@@ -177,12 +179,20 @@ class CombinedStationaryMapPass(Pass):
                     "kernel rows for the array's gather",
                     op.location,
                 )
-            c = op.operands[0].type.shape[1]
-            tiles = row_tiles(k, readout.rows, g["kernel_shape"][1] * c)
+            run = g["kernel_shape"][1] * op.operands[0].type.shape[1]  # one kernel row, kw·C
+            tiles = [(t.start, t.stop) for t in row_tiles(k, readout.rows)]
+            for k0, k1 in tiles:
+                if k0 // run != (k1 - 1) // run and (k0 % run or k1 % run):
+                    raise PassFailure(
+                        f"layer '{name}': row tile {k0}..{k1} straddles kernel rows of {run} "
+                        "inputs, which the array's gather cannot read; quantize with array rows "
+                        "that divide or are a multiple of kw·C",
+                        op.location,
+                    )
             n, _, h, wd = op.results[0].type.shape
             jobs = n * h * wd
         else:
-            tiles = row_tiles(k, readout.rows)
+            tiles = [(t.start, t.stop) for t in row_tiles(k, readout.rows)]
             jobs = int(np.prod(op.operands[0].type.shape[:-1]))
         shift = readout.shift if readout.bits else None
         matrix = layer_matrix(name, cells, tiles, shift, readout.group)
@@ -361,34 +371,34 @@ def _conv_input(b: Builder, op: ConvOp, la: _Layer, opset: int, ncores: int):
     return x, jobs_of
 
 
+def requant_attrs(params, unit: str, ncores: int, layer: str) -> dict:
+    """The attributes of an ``imc.requant`` doing the periphery ``params`` (`ReadoutParams`)."""
+    attrs = {
+        "planes": _i(params.planes),
+        "scale": DenseElementsAttr.from_array(np.asarray(params.scale, np.float32)),
+        "zp": _i(params.zero_point),
+        "lo": FloatAttr(params.lo),
+        "hi": FloatAttr(params.hi),
+        "unit": StringAttr(unit),
+        "ncores": _i(ncores),
+        "layer": StringAttr(layer),
+        "buffers": imc.unallocated(),
+    }
+    if params.offset is not None:
+        attrs["offset"] = DenseElementsAttr.from_array(params.offset)
+    if params.bias is not None:
+        attrs["bias"] = DenseElementsAttr.from_array(params.bias)
+    return attrs
+
+
 def _requant(
     b: Builder, op: CrossbarLayerOp, acc: Value, la: _Layer, opset: int, ncores: int
 ) -> Value:
-    w = op.crossbar_weights()
-    col_scale = w.column_scales().reshape(-1).astype(np.float32)
     dynamic = op.operand("x_scale") if isinstance(op, LinearOp) else None
-    if dynamic is None:
-        scale = col_scale * np.float32(op.get_attr("input_scale"))
-    else:
-        scale = col_scale
-    attrs = {
-        "planes": _i(la.matrix.planes),
-        "scale": DenseElementsAttr.from_array(scale.astype(np.float32)),
-        "zp": _i(0),
-        "lo": FloatAttr(float("-inf")),
-        "hi": FloatAttr(float("inf")),
-        "unit": StringAttr("cluster"),
-        "ncores": _i(ncores),
-        "layer": StringAttr(la.matrix.name),
-        "buffers": imc.unallocated(),
-    }
-    zp = op.get_attr("input_zero_point", 0) if op.integer_input else 0
-    if zp:
-        colsum = la.matrix.cells.astype(np.int64).sum(axis=0)
-        attrs["offset"] = DenseElementsAttr.from_array((zp * colsum).astype(np.int32))
-    bias = op.bias()
-    if bias is not None:
-        attrs["bias"] = DenseElementsAttr.from_array(np.asarray(bias, np.float32))
+    input_scale = np.ones((1, 1), np.float32) if dynamic is not None else op.get_attr("input_scale")
+    zp = op.get_attr("input_zero_point", 0)
+    params = crossbar_params(op.crossbar_weights(), input_scale, zp, op.bias(), op.output_codes())
+    attrs = requant_attrs(params, "cluster", ncores, la.matrix.name)
     rs = dynamic if dynamic is not None else _none(b, op)
     y_type = op.results[0].type
     if isinstance(op, ConvOp):

@@ -35,24 +35,30 @@ def _bound(value) -> float | None:
     return float(np.asarray(attr.array, np.float32).reshape(()))
 
 
-def clamp_of(op: imc.KernelOp) -> tuple[float, float] | None:
-    """(lo, hi) of a Relu or Clip kernel with constant bounds, else None."""
-    kernel = op.get_attr("kernel")
+def activation_bounds(kernel: str, opset: int, params: dict, operands) -> tuple | None:
+    """(lo, hi) of a Relu or a Clip with constant bounds (op name ``kernel``, its attributes
+    ``params`` and operands), else None."""
     if kernel == RELU:
         return 0.0, math.inf
     if kernel != CLIP:
         return None
-    if op.get_attr("opset") < 11:
-        params = op.get_attr("params")
+    if opset < 11:
         lo, hi = params.get("min"), params.get("max")
     else:
-        lo = _bound(op.operands[1] if len(op.operands) > 1 else None)
-        hi = _bound(op.operands[2] if len(op.operands) > 2 else None)
+        lo = _bound(operands[1] if len(operands) > 1 else None)
+        hi = _bound(operands[2] if len(operands) > 2 else None)
     lo = -math.inf if lo is None else lo
     hi = math.inf if hi is None else hi
     if math.isnan(lo) or math.isnan(hi) or lo > hi:
         return None  # not constant, or the degenerate min > max case: leave it to the kernel
     return lo, hi
+
+
+def clamp_of(op: imc.KernelOp) -> tuple[float, float] | None:
+    """(lo, hi) of a Relu or Clip kernel with constant bounds, else None."""
+    return activation_bounds(
+        op.get_attr("kernel"), op.get_attr("opset"), op.get_attr("params"), op.operands
+    )
 
 
 class FoldActivationIntoRequant(RewritePattern):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 from imcc.runtime.kernels import library
 
 from ..backend.layout import NCHW_TO_NHWC, NHWC_TO_NCHW, transpose
@@ -25,7 +24,6 @@ from ..dialects.onnx import ConstantOp, NoValueOp, OnnxOp, module_opset
 from ..dialects.quant import DepthwiseConvOp, DynamicQuantizeOp, QuantizeOp, code_range
 from ..ir.attributes import (
     ArrayAttr,
-    DenseElementsAttr,
     DictAttr,
     FloatAttr,
     IntegerAttr,
@@ -37,6 +35,7 @@ from ..ir.core import Operation
 from ..ir.types import RankedTensorType, i32
 from ..ir.types import none as none_type
 from ..pm import Pass, PassFailure, register_pass
+from .combined_stationary_map import requant_attrs
 
 #: Ops that are data or structure, not work: they stay as they are.
 KEPT = (ConstantOp, NoValueOp, FuncOp, ReturnOp, ModuleOp)
@@ -157,20 +156,7 @@ def _depthwise(op: DepthwiseConvOp, unit: str, ncores: int, opset: int) -> None:
     acc2d = b.insert(
         imc.ReshapeOp.create(dw.results, [RankedTensorType((n * ho * wo, c), i32)], location=loc)
     )
-    scale = op.array("scale").astype(np.float32) * np.float32(op.get_attr("input_scale"))
-    zp = op.get_attr("input_zero_point")
-    rq_attrs = {
-        "planes": IntegerAttr(1),
-        "scale": DenseElementsAttr.from_array(scale),
-        "zp": IntegerAttr(0),
-        "lo": FloatAttr(float("-inf")),
-        "hi": FloatAttr(float("inf")),
-        **_common(op, ncores),
-    }
-    if zp:
-        rq_attrs["offset"] = DenseElementsAttr.from_array((zp * op.weight_sums()).astype(np.int32))
-    if op.array("bias") is not None:
-        rq_attrs["bias"] = op.attributes["bias"]
+    rq_attrs = requant_attrs(op.readout_params(), "cluster", ncores, layer_name(op))
     none = b.insert(NoValueOp.create(result_types=[none_type], location=loc)).results[0]
     nhwc = RankedTensorType((n, ho, wo, c), op.results[0].type.element_type)
     rq = b.insert(imc.RequantOp.create([acc2d.results[0], none], [nhwc], rq_attrs, location=loc))

@@ -28,7 +28,12 @@ from ..ir.diagnostics import IRError
 from ..ir.types import RankedTensorType, numpy_dtype
 
 LABELS_KEY = "labels"
+#: Synthetic stand-in data carries no information about real inputs: a few samples measure the
+#: ranges as well as many. At most 32 samples and at most about SYNTHETIC_ELEMENTS input values
+#: in all (four 224x224 images), at least 4.
 SYNTHETIC_SAMPLES = 32
+SYNTHETIC_MIN_SAMPLES = 4
+SYNTHETIC_ELEMENTS = 1 << 19
 SYNTHETIC_SEED = 0
 
 
@@ -151,10 +156,22 @@ def check_calibration(module: ModuleOp, cal: Calibration) -> None:
         raise CalibrationError(f"{where}: calibration arrays disagree on the number of samples")
 
 
-def synthetic_calibration(module: ModuleOp, samples: int = SYNTHETIC_SAMPLES) -> Calibration:
+def synthetic_samples(module: ModuleOp) -> int:
+    """How many synthetic samples: SYNTHETIC_SAMPLES, fewer for large inputs (see above)."""
+    func = main_function(module)
+    per = sum(
+        int(np.prod([d or 1 for d in a.type.shape[1:]]))
+        for a in func.body.args
+        if isinstance(a.type, RankedTensorType)
+    )
+    return int(np.clip(SYNTHETIC_ELEMENTS // max(per, 1), SYNTHETIC_MIN_SAMPLES, SYNTHETIC_SAMPLES))
+
+
+def synthetic_calibration(module: ModuleOp, samples: int | None = None) -> Calibration:
     """Seeded stand-in data from the input types: floats ~ N(0, 1); integer inputs named like
     masks are 1, like type ids 0, others uniform in 0..99 (token ids of a small vocabulary)."""
     func = main_function(module)
+    samples = synthetic_samples(module) if samples is None else samples
     rng = np.random.default_rng(SYNTHETIC_SEED)
     inputs = {}
     for name, arg in zip(arg_names(func), func.body.args):

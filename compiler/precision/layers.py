@@ -10,7 +10,6 @@ cells chosen for it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,8 +66,9 @@ class Layer:
         never straddle two kernel rows (contiguous kw·C inputs of an NHWC image)."""
         if self.kind != "conv":
             return array_rows
-        channels = self.weight.shape[1] // math.prod(self.geometry["kernel_shape"])
-        return gather_rows(array_rows, self.geometry["kernel_shape"][1] * channels)
+        kh, kw = self.geometry["kernel_shape"]
+        channels = self.weight.shape[1] // (kh * kw)
+        return gather_rows(array_rows, kw * channels, kh)
 
     def reference(self, rows: np.ndarray) -> np.ndarray:
         """The float layer output ``rows @ Wᵀ + b`` (float32)."""

@@ -8,7 +8,8 @@
   relative output error), activations and ADC included.
 
 Every mode that quantizes also makes depthwise convolutions 8-bit jobs for the depthwise unit
-(``quantize-depthwise``) and ends with ``cse`` (one conversion per tensor shared by the layers
+(``quantize-depthwise``), lets layers emit the next layer's codes where their float result feeds
+nothing else (``fuse-output-quant``) and ends with ``cse`` (one conversion per tensor shared by the layers
 reading it, e.g. Q/K/V) and ``precision-report`` (the table on stderr).
 """
 
@@ -40,4 +41,4 @@ def precision_steps(
     }[precision]
     if not steps:
         return ()
-    return (*steps, "cse", *(("precision-report",) if report else ()))
+    return (*steps, "fuse-output-quant", "cse", *(("precision-report",) if report else ()))

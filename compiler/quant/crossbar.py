@@ -110,13 +110,13 @@ def tiles(fan_in: int, rows: int) -> list[slice]:
     return [slice(r, min(r + rows, fan_in)) for r in range(0, fan_in, rows)]
 
 
-def gather_rows(array_rows: int, run: int) -> int:
-    """The row-tile height of a layer whose inputs come in contiguous runs of ``run`` (a
-    convolution's kernel row, kw·C): the largest height at most ``array_rows`` whose tiles never
-    straddle two runs (whole runs, or equal pieces of one), so an array's gather reads each tile
-    as equal segments."""
-    if run <= array_rows:
-        return (array_rows // run) * run
+def gather_rows(array_rows: int, run: int, runs: int = 2) -> int:
+    """The row-tile height of a layer whose inputs come in ``runs`` contiguous runs of ``run``
+    (a convolution's kh kernel rows of kw·C): the largest height at most ``array_rows`` whose
+    tiles never straddle two runs (whole runs, or equal pieces of one), so an array's gather
+    reads each tile as equal segments. One run (a 1x1 or 1xk kernel) is cut anywhere."""
+    if runs <= 1 or run <= array_rows:
+        return array_rows if runs <= 1 else (array_rows // run) * run
     return max(d for d in range(1, array_rows + 1) if run % d == 0)
 
 
@@ -187,18 +187,92 @@ def crossbar_accumulators(codes: np.ndarray, w: CrossbarWeights, readout: Readou
     acc = None
     for t, sl in enumerate(tiles(w.fan_in, readout.rows)):
         y = nx.exact_matmul(codes[:, sl], mat[sl])
-        if shifts is None:
-            y = nx.saturate(y, np.int32)
-        else:
-            read = np.empty(y.shape, np.int32)
-            for s in np.unique(shifts[t]):
-                cols = shifts[t] == s
-                read[:, cols] = nx.adc(y[:, cols], int(s), readout.bits)
-            y = read
+        y = nx.saturate(y, np.int32) if shifts is None else nx.adc(y, shifts[t], readout.bits)
         acc = y if acc is None else nx.accumulate_i32(acc, y)
     if acc is None:
         acc = np.zeros((codes.shape[0], mat.shape[1]), np.int32)
     return acc
+
+
+@dataclass(frozen=True)
+class OutputCodes:
+    """A readout that quantizes its result for the next layer itself: codes
+    ``clamp(round_half_even(v / scale) + zero_point, lo, hi)`` of numpy ``dtype``."""
+
+    scale: float
+    zero_point: int
+    lo: int
+    hi: int
+    dtype: np.dtype
+
+
+@dataclass(frozen=True, eq=False)
+class ReadoutParams:
+    """The digital periphery of a layer as ``cl.requant`` takes it: per-column scales of its
+    ``planes`` column blocks, int32 offsets (zero-point sums), bias, and the result's zero
+    point, clamp and type."""
+
+    planes: int
+    scale: np.ndarray
+    offset: np.ndarray | None
+    bias: np.ndarray | None
+    zero_point: int
+    lo: float
+    hi: float
+    dtype: np.dtype
+
+
+def readout_params(
+    col_scale: np.ndarray,
+    planes: int,
+    input_scale: float | None,
+    zero_point: int,
+    column_sums: np.ndarray,
+    bias: np.ndarray | None,
+    out: OutputCodes | None = None,
+) -> ReadoutParams:
+    """The periphery of a layer with per-column scales ``col_scale`` (float32, plane-major) and
+    cell sums ``column_sums``: scale = column scale · input scale in float32 (``input_scale``
+    None: dynamic, the per-vector scale comes at run time), divided by the output scale in
+    float32 when the layer emits codes (the bias likewise); the zero point's sums as offsets."""
+    scale = np.asarray(col_scale, np.float32)
+    if input_scale is not None:
+        scale = scale * np.float32(input_scale)
+    bias = None if bias is None else np.asarray(bias, np.float32)
+    offset = None
+    if zero_point:
+        offset = (int(zero_point) * np.asarray(column_sums, np.int64)).astype(np.int32)
+    if out is None:
+        inf = float("inf")
+        return ReadoutParams(planes, scale, offset, bias, 0, -inf, inf, np.dtype(np.float32))
+    step = np.float32(out.scale)
+    scale = (scale / step).astype(np.float32)
+    bias = None if bias is None else (bias / step).astype(np.float32)
+    return ReadoutParams(
+        planes, scale, offset, bias, out.zero_point, float(out.lo), float(out.hi), out.dtype
+    )
+
+
+def apply_readout(acc: np.ndarray, p: ReadoutParams, row_scale=None) -> np.ndarray:
+    """The layer's result from its int32 accumulators ``[M, planes·C]`` (``cl.requant``)."""
+    rs = None if row_scale is None else np.asarray(row_scale, np.float32).reshape(-1)
+    return nx.requant_planes(
+        acc, p.planes, p.scale, p.offset, rs, p.bias, p.zero_point, p.lo, p.hi, p.dtype
+    )
+
+
+def crossbar_params(w: CrossbarWeights, input_scale, zero_point: int, bias, out=None):
+    """`readout_params` of a crossbar layer (``input_scale`` an array: dynamic)."""
+    dynamic = np.ndim(input_scale) > 0
+    return readout_params(
+        w.column_scales().reshape(-1).astype(np.float32),
+        w.planes * w.signs,
+        None if dynamic else float(np.float32(input_scale)),
+        zero_point,
+        column_matrix(w).astype(np.int64).sum(axis=0),
+        bias,
+        out,
+    )
 
 
 def crossbar_matmul(
@@ -208,27 +282,18 @@ def crossbar_matmul(
     w: CrossbarWeights,
     readout: Readout,
     bias: np.ndarray | None = None,
+    out: OutputCodes | None = None,
 ) -> np.ndarray:
-    """The layer output float32 ``[M, O]`` for integer inputs ``[M, K]``.
+    """The layer output ``[M, O]`` for integer inputs ``[M, K]``: float32, or codes with ``out``.
 
     ``input_scale`` is a scalar (static quantization) or float32 ``[M, 1]`` (one scale per
-    input vector, dynamic quantization). The digital periphery is the ISA's ``cl.requant``:
-    zero-point column sums subtracted in int32, then Σ over planes of float32(acc)·scale in
-    float32 with scale = column scale · input scale (static) or the column scale followed by
-    the per-vector scale (dynamic), then the bias.
+    input vector, dynamic quantization). The digital periphery is the ISA's ``cl.requant``
+    (`readout_params`): zero-point column sums subtracted in int32, then Σ over planes of
+    float32(acc)·scale in float32, times the per-vector scale (dynamic), plus the bias.
     """
     acc = crossbar_accumulators(codes, w, readout)
-    col_scale = w.column_scales().reshape(-1).astype(np.float32)
-    dynamic = np.ndim(input_scale) > 0
-    scale = col_scale if dynamic else col_scale * np.float32(input_scale)
-    offset = None
-    if zero_point:
-        colsum = column_matrix(w).astype(np.int64).sum(axis=0)
-        offset = (int(zero_point) * colsum).astype(np.int32)
-    row_scale = np.asarray(input_scale, np.float32).reshape(-1) if dynamic else None
-    planes = w.planes * w.signs
-    inf = float("inf")
-    return nx.requant_planes(acc, planes, scale, offset, row_scale, bias, 0, -inf, inf, np.float32)
+    p = crossbar_params(w, input_scale, zero_point, bias, out)
+    return apply_readout(acc, p, input_scale if np.ndim(input_scale) > 0 else None)
 
 
 def ideal_matmul(x: np.ndarray, w: CrossbarWeights, bias: np.ndarray | None = None) -> np.ndarray:

@@ -141,9 +141,9 @@ def _check_input(rng, shape, dtype) -> np.ndarray:
 # --- depthwise convolution ------------------------------------------------------------------------
 
 
-def dwconv_exact(kh: int, kw: int, wgt_absmax: int) -> bool:
+def dwconv_exact(kh: int, kw: int, wgt_absmax: int, x_absmax: int = 128) -> bool:
     """Whether every partial sum of a depthwise window stays within 2^24 (see module doc)."""
-    return kh * kw * 128 * wgt_absmax <= F32_EXACT
+    return kh * kw * x_absmax * wgt_absmax <= F32_EXACT
 
 
 # Output elements per row block of a depthwise kernel: each block's tensors then stay in the
@@ -201,15 +201,18 @@ def dwconv_kernel(
     float_in=False,
     float_out=False,
     int_out=True,
+    x_dtype=np.int8,
 ):
-    """A `DwConv` computing `numerics.dwconv` exactly: input "x" int8 (1, h, w, c), output "y"
-    int32 (1, oh, ow, c); ``wgt`` (kh, kw, c) int8 is baked in. None when not provably exact
-    or not built. ``float_in``: "x" holds the int8 values as float32. ``float_out``: a second
-    output "yf", the sums as float32; ``int_out=False``: that one only."""
+    """A `DwConv` computing `numerics.dwconv` exactly: input "x" int8 or uint8 (``x_dtype``)
+    (1, h, w, c), output "y" int32 (1, oh, ow, c); ``wgt`` (kh, kw, c) int8 is baked in. None
+    when not provably exact or not built. ``float_in``: "x" holds the values as float32.
+    ``float_out``: a second output "yf", the sums as float32; ``int_out=False``: that one only."""
     h, w, c = shape
     kh, kw, _ = wgt.shape
     (sh, sw), (t, left, b, r), (dh, dw) = stride, pads, dil
-    if not dwconv_exact(kh, kw, _absmax(wgt)) or not -128 <= pad_value <= 127:
+    info = np.iinfo(x_dtype)
+    x_absmax = max(-int(info.min), int(info.max))
+    if not dwconv_exact(kh, kw, _absmax(wgt), x_absmax) or not info.min <= pad_value <= info.max:
         return None
     if not (int_out or float_out):
         raise ValueError("a depthwise kernel needs an output")
@@ -226,7 +229,9 @@ def dwconv_kernel(
         spans.append(((a, z), (a - lo, hi - z), (o0, o1)))
     if any(z <= a for (a, z), _, _ in spans):  # a block of padding only: one block
         spans = [((0, h), (t, b), (0, oh))]
-    graph = partial(_dw_graph, wgt, w, c, (sh, sw), (left, r), (dh, dw), pad_value, int_out)
+    graph = partial(
+        _dw_graph, wgt, w, c, (sh, sw), (left, r), (dh, dw), pad_value, int_out, x_dtype
+    )
 
     def make() -> DwConv:
         kernels = {}
@@ -239,7 +244,7 @@ def dwconv_kernel(
         return DwConv(blocks, float_out, int_out)
 
     def check(kernel: DwConv) -> bool:
-        x = _check_input(np.random.default_rng(0), (h, w, c), np.int8)
+        x = _check_input(np.random.default_rng(0), (h, w, c), x_dtype)
         want = nx.dwconv(x, wgt, stride, pads, dil, pad_value)[None]
         got = kernel(x[None].astype(np.float32) if float_in else x[None])
         return all(np.array_equal(g, want) for g in got)
@@ -248,7 +253,20 @@ def dwconv_kernel(
 
 
 def _dw_graph(
-    wgt, w, c, stride, hpads, dil, pad_value, int_out, rows, vpads, out_rows, float_in, float_out
+    wgt,
+    w,
+    c,
+    stride,
+    hpads,
+    dil,
+    pad_value,
+    int_out,
+    x_dtype,
+    rows,
+    vpads,
+    out_rows,
+    float_in,
+    float_out,
 ):
     """The ONNX graph of one row block: ``rows`` input rows, ``vpads`` (top, bottom) padding."""
     _, helper, tp, nh = _import()
@@ -280,7 +298,8 @@ def _dw_graph(
         outs.append(helper.make_tensor_value_info("y", tp.INT32, shape_out))
     if float_out:
         outs.append(helper.make_tensor_value_info("yf", tp.FLOAT, shape_out))
-    x_info = helper.make_tensor_value_info("x", tp.FLOAT if float_in else tp.INT8, [1, rows, w, c])
+    int_type = tp.UINT8 if np.dtype(x_dtype) == np.uint8 else tp.INT8
+    x_info = helper.make_tensor_value_info("x", tp.FLOAT if float_in else int_type, [1, rows, w, c])
     return helper.make_graph(nodes, "dwconv", [x_info], outs, inits)
 
 

@@ -107,14 +107,16 @@ def f32_exact(x: np.ndarray, w_absmax: int) -> bool:
     return k * bound * w_absmax <= F32_EXACT
 
 
-def adc(y: np.ndarray, shift: int, bits: int) -> np.ndarray:
+def adc(y: np.ndarray, shift, bits: int) -> np.ndarray:
     """The ADC: q = clamp(round_half_even(y / 2^shift), -2^(bits-1), 2^(bits-1)-1) · 2^shift.
 
     ``y`` may be exact integers or (noisy modes) floats; the result is int32, saturated.
+    ``shift`` is one step for all of ``y`` or one per column (broadcast over the last axis): the
+    arithmetic is the same, element by element.
     """
-    if y.dtype == F32 and adc_f32_ok(shift, bits):
+    if np.ndim(shift) == 0 and y.dtype == F32 and adc_f32_ok(shift, bits):
         return adc_f32(y.copy(), shift, bits, integral=False)
-    step = float(2**shift)
+    step = np.ldexp(1.0, np.asarray(shift, np.int64))  # exact powers of two, float64
     q = np.rint(np.asarray(y, dtype=np.float64) / step)
     q = np.clip(q, -(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
     return saturate(q * step, np.int32)
@@ -679,3 +681,67 @@ def dquant(x, bits: int) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(over="ignore", invalid="ignore"):
         q = np.clip(np.rint(x / scales[..., None]), -top, top)
     return q.astype(np.int8), scales
+
+
+def requant_planes_kernel(dst, x, planes: int, scale, offset, row_scale, bias, zp, lo, hi, work):
+    """`requant_planes` of ``x`` into ``dst`` as a function of no arguments (cl.requant with
+    planes, offsets or row scales on a prepared path): the same float32 operations in the same
+    order, into the float32 scratch ``work`` (``dst``'s shape); ``x``, ``row_scale`` and ``dst``
+    may be views of memory, read when the function runs. Call it with float warnings off."""
+    rows, c = dst.shape
+    scale = np.asarray(scale, dtype=F32).reshape(planes, c)
+    off = None if offset is None else np.asarray(offset, np.float64).reshape(planes, c)
+    bias = None if bias is None else np.asarray(bias, dtype=F32)
+    if dst.dtype == F32 and dst.flags.c_contiguous:
+        work = dst  # a float result is built where it goes (x is read plane by plane first)
+    term = np.empty((rows, c), F32)
+    wide = np.empty((rows, c), np.float64) if off is not None else None
+    i32 = INT_RANGES["int32"]
+    finish = _finish_kernel(work, dst, zp, lo, hi)
+
+    def run() -> None:
+        for j in range(planes):
+            out = work if j == 0 else term
+            block = x[:, j * c : (j + 1) * c]
+            if off is not None:  # exact in float64, then the int32 saturation, then float32
+                np.subtract(block, off[j], out=wide, dtype=np.float64)
+                np.clip(wide, i32[0], i32[1], out=wide)
+                np.copyto(out, wide, casting="unsafe")
+                np.multiply(out, scale[j], out=out)
+            else:  # float32(x) · scale: numpy converts the integers to float32 first
+                np.multiply(block, scale[j], out=out, dtype=F32, casting="unsafe")
+            if j:
+                np.add(work, term, out=work)
+        if row_scale is not None:
+            np.multiply(work, np.asarray(row_scale).reshape(rows, 1), out=work)
+        if bias is not None:
+            np.add(work, bias, out=work)
+        finish()
+
+    return run
+
+
+def _finish_kernel(v, dst, zp: int, lo: float, hi: float):
+    """`_finish_requant` of float32 ``v`` (ours to overwrite) into ``dst``, as a function."""
+    lo, hi = F32(lo), F32(hi)
+    if dst.dtype.kind == "f":
+
+        def floating() -> None:
+            if lo != -np.inf:
+                np.maximum(v, lo, out=v)
+            if hi != np.inf:
+                np.minimum(v, hi, out=v)
+            if v is not dst:
+                np.copyto(dst, v, casting="unsafe")
+
+        return floating
+    zp = F32(zp) if zp else None
+    saturate_v = saturate_kernel(v, dst, lo, hi)
+
+    def integral() -> None:
+        np.rint(v, out=v)
+        if zp is not None:
+            np.add(v, zp, out=v)
+        saturate_v()
+
+    return integral

@@ -312,8 +312,10 @@ def _chain(*fns):
 def _requant(ctx: Context, f):
     m = ctx.machine
     rows, ch = f["rows"], f["channels"]
-    if not rows or f["planes"] != 1 or f["has_offset"] or f["has_row_scale"]:
-        return None  # crossbar readouts with planes, offsets or row scales: the semantics
+    if not rows:
+        return None
+    if f["planes"] != 1 or f["has_offset"] or f["has_row_scale"]:
+        return _requant_planes(ctx, f)
     spans = [_span(f, "scale", 4 * ch)] + ([_span(f, "bias", 4 * ch)] if f["has_bias"] else [])
     fixed = all(ctx.constant(*span) for span in spans)
     # constants that never change are tiled over several rows once: longer numpy loops
@@ -351,6 +353,39 @@ def _requant(ctx: Context, f):
     return nx.requant_kernel(dst, x, scale, bias, f["zp"], lo, hi, work, nan, not drop)
 
 
+def _requant_planes(ctx: Context, f):
+    """A crossbar readout with planes, offsets or row scales (`numerics.requant_planes`)."""
+    m = ctx.machine
+    rows, ch, planes = f["rows"], f["channels"], f["planes"]
+    x = view(m, f["src_mem"], f["src_addr"], f["src_dtype"], (rows, planes * ch))
+    dst = view(m, f["dst_mem"], f["dst_addr"], f["dst_dtype"], (rows, ch))
+    if _overlap(_span(f, "src", x.nbytes), _span(f, "dst", dst.nbytes)):
+        return None  # planes are read after the first result rows are written
+    spans = [_span(f, "scale", 4 * planes * ch)]
+    spans += [_span(f, "bias", 4 * ch)] if f["has_bias"] else []
+    spans += [_span(f, "offset", 4 * planes * ch)] if f["has_offset"] else []
+    if not all(ctx.constant(*span) for span in spans):
+        return None  # vectors that change while running: the semantics read them each time
+    scale = view(m, f["scale_mem"], f["scale_addr"], "f32", (planes * ch,)).copy()
+    bias = view(m, f["bias_mem"], f["bias_addr"], "f32", (ch,)).copy() if f["has_bias"] else None
+    offset = (
+        view(m, f["offset_mem"], f["offset_addr"], "i32", (planes * ch,)).copy()
+        if f["has_offset"]
+        else None
+    )
+    if not (np.isfinite(scale).all() and (bias is None or np.isfinite(bias).all())):
+        return None
+    rs = (
+        view(m, f["row_scale_mem"], f["row_scale_addr"], "f32", (rows,))
+        if f["has_row_scale"]
+        else None
+    )
+    work = ctx.scratch.get("work", (rows, ch))
+    return nx.requant_planes_kernel(
+        dst, x, planes, scale, offset, rs, bias, f["zp"], f["lo"], f["hi"], work
+    )
+
+
 def _quant(ctx: Context, f):
     m = ctx.machine
     n = f["count"]
@@ -376,7 +411,7 @@ def _dwconv(ctx: Context, f):
     constant = ctx.constant(*_span(f, "wgt", kh * kw * c))
     geometry = (f["stride_h"], f["stride_w"]), (f["pad_t"], f["pad_l"], f["pad_b"], f["pad_r"])
     dil, pad = (f["dil_h"], f["dil_w"]), f["pad_value"]
-    if ctx.engines and constant and f["src_dtype"] == "i8":  # weights baked into the kernel
+    if ctx.engines and constant:  # the weights are baked into the kernel
         step = _dwconv_kernel(ctx, f, x, wgt, dst, (geometry, dil, pad))
         if step is not None:
             return step
@@ -398,7 +433,7 @@ def _dwconv_kernel(ctx: Context, f, x, wgt, dst, geometry):
     """
     h, w, c = x.shape
     count = dst.size
-    copy = ctx.float_of(f["src_mem"], f["src_addr"], "i8", h * w * c)
+    copy = ctx.float_of(f["src_mem"], f["src_addr"], f["src_dtype"], h * w * c)
     copy = None if copy is None or copy.exp else copy
     nxt = ctx.next
     to_float = (
@@ -413,9 +448,12 @@ def _dwconv_kernel(ctx: Context, f, x, wgt, dst, geometry):
     weights = wgt.copy()
     (stride, pads), dil, pad = geometry
     kinds = (copy is not None, to_float, not drop)  # float in, float out, int32 out
-    key = ("dw.conv", x.shape, weights.tobytes(), geometry, kinds)
+    key = ("dw.conv", x.shape, x.dtype.str, weights.tobytes(), geometry, kinds)
     kernel = ctx.kernel(
-        key, lambda: engines.dwconv_kernel(x.shape, weights, stride, pads, dil, pad, *kinds)
+        key,
+        lambda: engines.dwconv_kernel(
+            x.shape, weights, stride, pads, dil, pad, *kinds, x_dtype=x.dtype
+        ),
     )
     if kernel is None:
         return None

@@ -31,11 +31,18 @@ def test_windows_follow_tiles_and_adc_groups():
 
 
 @pytest.mark.parametrize(
-    "rows,run,want", [(256, 192, 192), (256, 27, 243), (256, 288, 144), (256, 1536, 256)]
+    "rows,run,runs,want",
+    [
+        (256, 192, 3, 192),
+        (256, 27, 3, 243),
+        (256, 288, 3, 144),
+        (256, 1536, 3, 256),
+        (256, 320, 1, 256),
+    ],
 )
-def test_conv_row_tiles_never_straddle_kernel_rows(rows, run, want):
-    got = gather_rows(rows, run)
-    assert got == want and (run % got == 0 or got % run == 0)
+def test_conv_row_tiles_never_straddle_kernel_rows(rows, run, runs, want):
+    got = gather_rows(rows, run, runs)
+    assert got == want and (runs == 1 or run % got == 0 or got % run == 0)
 
 
 def test_packing_shares_arrays_replicates_and_reprograms():
