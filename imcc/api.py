@@ -27,6 +27,7 @@ def compile(
     pipeline: str | None = None,
     *,
     target: str | os.PathLike | None = None,
+    target_overrides: Mapping[str, object] | None = None,
     base_dir: str | None = None,
     verify_each: bool = True,
     instruments: Sequence = (),
@@ -42,7 +43,8 @@ def compile(
     ``quant``, ``imc`` and ``isa`` return the module, ``asm`` the assembly text, ``bin`` (the
     default) a `CompiledProgram` (``.save(path)``, ``.run(inputs)``, ``.session()``).
     ``target`` is a preset name or a target TOML file (default ``cluster``), recorded on the
-    module for every pass. ``input_shapes`` pins symbolic input dimensions (``{"input": (1, 3,
+    module for every pass; ``target_overrides`` changes its parameters as ``imcc --set`` does
+    (``{"arrays.ima.count": 16}``), recorded on the module and in the program. ``input_shapes`` pins symbolic input dimensions (``{"input": (1, 3,
     224, 224)}``); ``pipeline`` replaces the level's pass pipeline (``""`` runs no pass: the
     module as imported). ``instruments`` are pass-manager instruments; ``notes`` receives the
     importer's notes (default: printed on stderr).
@@ -61,8 +63,11 @@ def compile(
 
     chosen = level(emit)
     module = load_module(model, input_shapes, base_dir=base_dir, notes=notes or stderr_notes)
-    if target is not None:
-        set_target(module, os.fspath(target))
+    if target is not None or target_overrides:
+        from .compiler.backend.target import target_name
+
+        spec = os.fspath(target) if target is not None else target_name(module)
+        set_target(module, spec, {k: str(v) for k, v in (target_overrides or {}).items()})
     overrides = {}
     if precision is not None or accuracy_budget is not None:
         from .compiler.precision.pipeline import precision_steps

@@ -21,7 +21,7 @@ from ..ir.builtin import ModuleOp
 from ..ir.diagnostics import IRError, NameLoc
 
 #: Module attributes copied into the program's meta section (as text).
-META_ATTRS = ("imc.mapping", "imc.memory", "imcc.target", "imcc.precision")
+META_ATTRS = ("imc.mapping", "imc.memory", "imcc.target", "imcc.target_overrides", "imcc.precision")
 
 
 def is_isa_module(module: ModuleOp) -> bool:

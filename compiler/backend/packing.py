@@ -48,6 +48,15 @@ class Placement:
 
     #: Arrays programmed over all epochs (an array reprogrammed counts each time).
     programmed_arrays: int = 0
+    #: Per layer, the epoch of each window (of its only copy) when the network reprograms;
+    #: empty when everything fits (epoch 0).
+    window_epochs: list[list[int]] = field(default_factory=list)
+
+    def epochs_of(self, layer: int) -> list[int]:
+        """The epoch each window of ``layer`` is programmed in."""
+        if self.window_epochs:
+            return self.window_epochs[layer]
+        return [self.epochs[layer]] * len(self.slots[layer][0])
 
     @property
     def utilisation(self) -> float:
@@ -187,32 +196,55 @@ def place(
             cells_per_array,
             notes,
         )
-    slots, epochs, opened = [], [], 0
+    slots, epochs, window_epochs, opened = [], [], [], 0
     epoch, shelves = 0, _Shelves(first, count, rows, cols)
     for layer in layers:
         trial = shelves.copy()
         got = trial.place_all(layer.windows)
-        if got is None:
-            epoch += 1
-            opened += shelves.opened
-            shelves = _Shelves(first, count, rows, cols)
-            got = shelves.place_all(layer.windows)
-            if got is None:
-                raise ValueError(
-                    f"layer '{layer.name}' alone needs more than the {count} arrays of the chip"
-                )
-        else:
+        if got is not None:
             shelves = trial
+            wepochs = [epoch] * len(layer.windows)
+        else:
+            fresh = _Shelves(first, count, rows, cols)
+            got = fresh.place_all(layer.windows)
+            if got is not None:
+                epoch += 1
+                opened += shelves.opened
+                shelves = fresh
+                wepochs = [epoch] * len(layer.windows)
+            else:
+                # larger than the chip: its windows, in order, fill epoch after epoch (a row
+                # tile's partial sums wait in the accumulator for the next programming)
+                got, wepochs = [], []
+                for w in layer.windows:
+                    slot = shelves.place(*w)
+                    if slot is None:
+                        epoch += 1
+                        opened += shelves.opened
+                        shelves = _Shelves(first, count, rows, cols)
+                        slot = shelves.place(*w)
+                    got.append(slot)
+                    wepochs.append(epoch)
         slots.append([got])
-        epochs.append(epoch)
+        epochs.append(wepochs[0] if wepochs else epoch)
+        window_epochs.append(wepochs)
     opened += shelves.opened
     note = (
         f"the weights need {needed} arrays, the chip has {count}: {epoch + 1} epochs, "
         "arrays reprogrammed between them on every inference"
     )
+    split_layers = [la.name for la, we in zip(layers, window_epochs) if len(set(we)) > 1]
+    notes = [note]
+    if split_layers:
+        notes.append(
+            f"{len(split_layers)} layer(s) larger than the chip run over several epochs: "
+            + ", ".join(split_layers[:4])
+            + (" ..." if len(split_layers) > 4 else "")
+        )
     # utilisation over every array programming (an array reprogrammed counts each time)
-    p = Placement(slots, epochs, count, needed, count, cells, cells_per_array, [note])
+    p = Placement(slots, epochs, count, needed, count, cells, cells_per_array, notes)
     p.programmed_arrays = opened
+    p.window_epochs = window_epochs
     return p
 
 

@@ -11,11 +11,12 @@ from functools import lru_cache
 
 from imcc.runtime.targets import Target, TargetError, load_target
 
-from ..ir.attributes import StringAttr
+from ..ir.attributes import DictAttr, StringAttr
 from ..ir.builtin import ModuleOp
 from ..ir.diagnostics import IRError
 
 TARGET_ATTR = "imcc.target"
+OVERRIDES_ATTR = "imcc.target_overrides"
 DEFAULT_TARGET = "cluster"
 
 
@@ -25,20 +26,24 @@ def target_name(module: ModuleOp) -> str:
 
 
 @lru_cache(maxsize=16)
-def _load(spec: str) -> Target:
-    return load_target(spec)
+def _load(spec: str, overrides: tuple[tuple[str, str], ...] = ()) -> Target:
+    return load_target(spec, dict(overrides) or None)
 
 
-def set_target(module: ModuleOp, spec: str) -> None:
-    """Record the target (a preset name or a TOML path) on the module."""
+def set_target(module: ModuleOp, spec: str, overrides: dict[str, str] | None = None) -> None:
+    """Record the target (a preset name or a TOML path, and ``--set`` overrides) on the module."""
     module.attributes[TARGET_ATTR] = StringAttr(str(spec))
+    if overrides:
+        entries = tuple((k, StringAttr(str(v))) for k, v in sorted(overrides.items()))
+        module.attributes[OVERRIDES_ATTR] = DictAttr(entries)
 
 
 def module_target(module: ModuleOp) -> Target:
     """The `Target` the module is compiled for (an IRError naming the spec if it cannot load)."""
     spec = target_name(module)
+    overrides = tuple(sorted((module.get_attr(OVERRIDES_ATTR) or {}).items()))
     try:
-        return _load(spec)
+        return _load(spec, overrides)
     except (TargetError, OSError) as exc:
         raise IRError(f"cannot load target '{spec}': {exc}") from None
 

@@ -103,16 +103,16 @@ class CombinedStationaryMapPass(Pass):
                 demands, group.first, group.count, group.rows, group.cols, self.replicate
             )
         except ValueError as exc:
-            raise PassFailure(str(exc), layers[0].op.location) from None
+            raise PassFailure(str(exc), func.location) from None
         opset = onnx_dialect.module_opset(module)
         ncores = int(target.cores.count)
         by_epoch: dict[int, list[Operation]] = {}
         starts: dict[int, Operation] = {}
         for i, la in enumerate(layers):
-            epoch = placement.epochs[i]
-            weights, start = _rewrite(la, placement.slots[i], epoch, opset, ncores)
-            by_epoch.setdefault(epoch, []).extend(weights)
-            starts.setdefault(epoch, start)
+            parts = _rewrite(la, placement.slots[i], placement.epochs_of(i), opset, ncores)
+            for epoch, (weights, start) in parts.items():
+                by_epoch.setdefault(epoch, []).extend(weights)
+                starts.setdefault(epoch, start)
         # Epoch 0 is programmed once, before everything; a barrier then marks where inference
         # starts (a session keeps the weights resident and runs from there). A later epoch waits
         # for every job before it, then reprograms its arrays.
@@ -224,28 +224,32 @@ def _barrier(reason: str, loc) -> Operation:
     return imc.BarrierOp.create(attributes={"reason": StringAttr(reason)}, location=loc)
 
 
-def _rewrite(la: _Layer, replicas, epoch: int, opset: int, ncores: int):
-    """Replace the layer by its jobs; return its (not yet inserted) weight ops and the first op
-    of its jobs."""
+def _rewrite(la: _Layer, replicas, window_epochs: list[int], opset: int, ncores: int):
+    """Replace the layer by its jobs. Returns, per epoch its windows are programmed in, the
+    (not yet inserted) weight ops and the first op that needs them: the layer's first op for
+    its first epoch, the first job on the epoch's windows for a later one."""
     op, m = la.op, la.matrix
     loc = op.location
     name = m.name
-    weights, windows = [], []  # windows: per replica, per window, the window value
+    parts: dict[int, tuple[list[Operation], Operation | None]] = {}
+    windows = []  # per replica, per window, the window value
+    count = 0
     for replica in replicas:
         vals = []
-        for w, slot in zip(la.windows, replica):
+        for w, slot, epoch in zip(la.windows, replica, window_epochs):
             attrs = {
-                "cells": DenseElementsAttr.from_array(m.block(w), hint=f"{name}.w{len(weights)}"),
+                "cells": DenseElementsAttr.from_array(m.block(w), hint=f"{name}.w{count}"),
                 "fmt": StringAttr(la.fmt),
                 "array": _i(slot.array),
                 "row0": _i(slot.row0),
                 "col0": _i(slot.col0),
                 "layer": StringAttr(name),
             }
+            count += 1
             wop = imc.WeightsOp.create(
                 result_types=[imc.window_type(w.rows, w.cols)], attributes=attrs, location=loc
             )
-            weights.append(wop)
+            parts.setdefault(epoch, ([], None))[0].append(wop)
             vals.append(wop.results[0])
         windows.append(vals)
     b = Builder.before(op)
@@ -260,8 +264,9 @@ def _rewrite(la: _Layer, replicas, epoch: int, opset: int, ncores: int):
             result_types=[acc_type], attributes={"buffers": imc.unallocated()}, location=loc
         )
     ).results[0]
+    firsts: dict[int, Operation] = {}
     for r, chunk in enumerate(jobs_of(len(replicas))):
-        for w, win in zip(la.windows, windows[r]):
+        for w, win, epoch in zip(la.windows, windows[r], window_epochs):
             for gather in chunk(w):
                 attrs = {k: _i(v) for k, v in gather.items()}
                 attrs.update(
@@ -272,12 +277,17 @@ def _rewrite(la: _Layer, replicas, epoch: int, opset: int, ncores: int):
                     buffers=imc.unallocated(),
                 )
                 mvm = imc.MvmOp.create([x, win, acc], [acc_type], attrs, location=loc)
+                firsts.setdefault(epoch, mvm)
                 acc = b.insert(mvm).results[0]
     y = _requant(b, op, acc, la, opset, ncores)
     first = op.parent.ops[start]
     op.results[0].replace_all_uses_with(y)
     op.erase()
-    return weights, first
+    lead = min(parts)
+    return {
+        epoch: (weights, first if epoch == lead else firsts[epoch])
+        for epoch, (weights, _) in sorted(parts.items())
+    }
 
 
 def _linear_input(op: LinearOp, la: _Layer):

@@ -63,6 +63,12 @@ class PlanMemoryPass(Pass):
         l2 = plan.place_fixed(plan.input_groups(), "L2", l2)
         l2 = plan.place_fixed(plan.output_groups(), "L2", l2)
         l2 = plan.place_constants(l2)
+        if l2 > target.mem_size("L2"):
+            raise PassFailure(
+                f"the program needs more memory than the target has: its inputs, outputs and "
+                f"constants take {l2} bytes, L2 has {target.mem_size('L2')}",
+                func.location,
+            )
         scratch = plan.scratch_groups()
         left = scratch
         if self.l1:
@@ -76,7 +82,8 @@ class PlanMemoryPass(Pass):
             big = max(rest, key=lambda b: b.size)
             raise PassFailure(
                 f"the program needs more memory than the target has: {big.size} bytes for "
-                f"{', '.join(big.names[:3])} do not fit L2 ({target.mem_size('L2')} bytes)",
+                f"{', '.join(big.names[:3])} do not fit the {target.mem_size('L2') - l2_scratch} "
+                f"bytes of L2 left after its inputs, outputs and constants",
                 func.location,
             )
         for b in left:

@@ -8,10 +8,8 @@ its activation width defaults to 8 bits (FAT streams activations bit-serially, a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
-from ..backend.target import DEFAULT_TARGET
-from ..ir.diagnostics import IRError
+from imcc.runtime.targets import Target
 
 DEFAULT_ACT_BITS = 8
 
@@ -27,15 +25,8 @@ class ArrayParams:
     adc_bits: int
 
 
-@lru_cache(maxsize=8)
-def array_params(target: str = DEFAULT_TARGET) -> ArrayParams:
-    """The weight arrays of ``target`` (a preset name or a TOML path)."""
-    from imcc.runtime.targets.loader import TargetError, load_target
-
-    try:
-        t = load_target(target)
-    except (TargetError, OSError) as exc:
-        raise IRError(f"cannot load target '{target}': {exc}") from None
+def array_params(t: Target) -> ArrayParams:
+    """The weight arrays of target ``t`` (the module's: `module_target`)."""
     groups = [g for g in t.arrays if g.kind == "analog"] or list(t.arrays)
     g = groups[0]
     dac = g.get("dac_bits") or DEFAULT_ACT_BITS

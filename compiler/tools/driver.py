@@ -17,7 +17,7 @@ from imcc.runtime.isa.disasm import disassemble
 
 from .. import dialects  # noqa: F401  (registers the core dialects)
 from ..backend.emit import emit_program
-from ..backend.target import module_target, set_target
+from ..backend.target import module_target, set_target, target_name
 from ..dialects import onnx as onnx_dialect
 from ..frontend.coverage import coverage, format_coverage
 from ..frontend.errors import InputShapeError, UnsupportedError
@@ -72,6 +72,15 @@ def make_parser() -> ArgumentParser:
         default=None,
         help="the chip to compile for: a preset (see --list-targets) or a target file "
         "(default: cluster)",
+    )
+    p.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        dest="overrides",
+        help="override a target parameter, e.g. arrays.ima.count=256 (repeatable; imcc-run "
+        "needs the same --set to run the program when it changes the architecture)",
     )
     p.add_argument(
         "--input-shape",
@@ -160,6 +169,17 @@ def main(argv: list[str] | None = None) -> int:
     return run_tool(PROG, body)
 
 
+def parse_overrides(items: list[str]) -> dict[str, str]:
+    """``["arrays.ima.count=256"]`` -> ``{"arrays.ima.count": "256"}``; UsageError when malformed."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key or not value:
+            raise UsageError(f"--set '{item}' must look like KEY=VALUE")
+        out[key] = value
+    return out
+
+
 def _level(args):
     if args.emit is None and args.output and args.output.endswith(".mlir"):
         raise UsageError(f"-o {args.output}: IR text needs a level: --emit " + "|".join(IR_LEVELS))
@@ -201,8 +221,8 @@ def _compile(args, shapes) -> int:
         pipeline_to(lv.name, overrides) if args.pass_pipeline is None else args.pass_pipeline
     )
     module, text, import_seconds = _load(args, shapes)
-    if args.target is not None:
-        set_target(module, args.target)
+    if args.target is not None or args.overrides:
+        set_target(module, args.target or target_name(module), parse_overrides(args.overrides))
     pm, timing = build_pass_manager(args, passes)
     try:
         verify(module)

@@ -11,6 +11,7 @@ with one line naming what is wrong.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -106,14 +107,31 @@ def _preset(name: str) -> Target:
 
 
 def _own_target(program: Program) -> Target:
-    """The preset a binary names, or failing that the preset with its fingerprint."""
+    """The preset a binary names (with the parameter overrides it was compiled with, which its
+    meta section records), or failing that the preset with its fingerprint."""
     if _is_preset(program.target):
-        return _preset(program.target)
+        chosen = _preset(program.target)
+        overrides = _recorded_overrides(program)
+        if overrides and chosen.fingerprint_bytes != program.fingerprint:
+            chosen = chosen.with_overrides(overrides)
+        return chosen
     found = find_target(program.fingerprint) if any(program.fingerprint) else None
     if found is not None:
         return found
     what = f"target '{program.target}', which is not a preset" if program.target else "no target"
     raise RunError(f"the program names {what}: pass one (--target NAME or FILE.toml)")
+
+
+def _recorded_overrides(program: Program) -> dict[str, str]:
+    """The ``--set`` overrides the compiler recorded (meta ``target_overrides``), or none."""
+    text = program.meta.get("target_overrides", "")
+    try:
+        value = ast.literal_eval(text) if text else {}
+    except (ValueError, SyntaxError):
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        return {}
+    return {str(k): v for k, v in value.items()}
 
 
 def check_inputs(program: Program, inputs) -> dict[str, np.ndarray]:

@@ -60,6 +60,29 @@ def test_digits_networks_agree_at_every_level(name, target, precision, digits):
         assert np.abs(binary[0] - want).max() <= 1e-4 * scale
 
 
+@pytest.mark.parametrize(
+    "target,group,precision", [("cluster", "ima", "int8"), ("fat", "fat", "ternary")]
+)
+def test_layers_larger_than_the_chip_reprogram_within_the_layer(target, group, precision, digits):
+    """On two 64x64 arrays, layers wider or deeper than the chip run over several epochs; the
+    accumulator keeps their partial sums across the reprogramming."""
+    inputs, calibration = digits
+    small = {f"arrays.{group}.{k}": v for k, v in (("count", 2), ("rows", 64), ("cols", 64))}
+    quant, imc, binary, result = run_levels(
+        str(DIGITS["digits_cnn"]),
+        inputs,
+        precision,
+        target,
+        calibration=calibration,
+        target_overrides=small,
+    )
+    assert_same_bits(quant, imc, "quant vs imc")
+    assert_same_bits(imc, binary, "imc vs prog.bin")
+    text = result.report.to_text()
+    assert "larger than the chip run over several epochs" in text, text
+    assert "reprogrammed between them" in text
+
+
 def test_digits_ternary_program_keeps_the_interpreters_accuracy(digits):
     split = load_split()
     x, labels = split.x_test[:120], split.y_test[:120]

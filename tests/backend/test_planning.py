@@ -59,8 +59,19 @@ def test_packing_shares_arrays_replicates_and_reprograms():
     assert q.reprograms and q.epochs == [0, 1, 2] and q.arrays_needed == 9
     assert all(10 <= slot.array < 14 for s in q.slots for slot in s[0])
     assert q.utilisation == 1.0
-    with pytest.raises(ValueError, match="alone needs more than the 4 arrays"):
-        place([LayerDemand("huge", [(256, 256)] * 5, 1.0)], 0, 4, 256, 256)
+    # a layer larger than the chip runs over several epochs, its windows in order
+    h = place([LayerDemand("huge", [(256, 256)] * 5, 1.0)], 0, 4, 256, 256)
+    assert h.epochs_of(0) == [0, 0, 0, 0, 1] and h.programmed_arrays == 5
+    assert any("larger than the chip" in n for n in h.notes)
+    # after a smaller layer it starts in the same epoch, on the arrays left
+    m = place(
+        [LayerDemand("a", [(256, 256)], 1.0), LayerDemand("b", [(256, 256)] * 5, 1.0)],
+        0,
+        4,
+        256,
+        256,
+    )
+    assert m.epochs_of(0) == [0] and m.epochs_of(1) == [0, 0, 0, 1, 1]
 
 
 def test_split_covers_every_job_once():
