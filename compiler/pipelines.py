@@ -78,6 +78,9 @@ IMC_LEVEL = Level(
         # A ReLU or clip right after a readout is the readout's clamp: one core pass fewer.
         # After fold-layout, which removes the transposes that sat between them.
         "fuse-requant-activation",
+        # Layers whose input, accumulator and output exceed L1 run tile by tile, streamed from
+        # and into L2 by DMA, the next tile's input loaded while the arrays read this one.
+        "tile-layers",
         # Bytes for every value once the set of values is final.
         "plan-memory",
         # Last: the order the instructions issue in, once nothing adds or moves a job.

@@ -37,7 +37,7 @@ def op_unit(op) -> str:
         return f"array{op.get_attr('array')}"
     if isinstance(op, imc.MvmOp):
         return f"array{op.operands[1].owner.get_attr('array')}"
-    if isinstance(op, imc.PadOp | imc.CopyOp):
+    if isinstance(op, imc.PadOp | imc.CopyOp | imc.ExtractOp | imc.InsertOp):
         return "dma"
     if isinstance(op, imc.CoreOp):
         return op.get_attr("unit")
@@ -59,8 +59,9 @@ def op_cycles(op, target) -> float:
         group = target.group_of(int(op.get_attr("array")))
         rows, cols = op.shape
         return write_cycles(target, group, rows * cols)
-    if isinstance(op, imc.PadOp | imc.CopyOp):
-        nbytes = _elements(op.results) * numpy_dtype(op.results[0].type.element_type).itemsize
+    if isinstance(op, imc.PadOp | imc.CopyOp | imc.ExtractOp | imc.InsertOp):
+        moved = op.operands[0] if isinstance(op, imc.InsertOp) else op.results[0]
+        nbytes = _elements([moved]) * numpy_dtype(moved.type.element_type).itemsize
         return target.dma.setup + nbytes / target.dma.bandwidth
     if isinstance(op, imc.CoreOp):
         n = max(_elements(op.operands), _elements(op.results))

@@ -70,7 +70,24 @@ class Places:
         writes = [r for v in op.results if (r := self._value(v)) is not None]
         if isinstance(op, imc.MvmOp):
             reads.append(_cells(op.operands[1].owner))
+        if isinstance(op, imc.ExtractOp):
+            reads = [self._box(op.operands[0], op.results[0], op.get_attr("offsets"))]
+        if isinstance(op, imc.InsertOp):
+            part = self._value(op.operands[0])
+            reads = [part] if part is not None else []
+            writes = [self._box(op.results[0], op.operands[0], op.get_attr("offsets"))]
         return reads, writes
+
+    def _box(self, whole: Value, part: Value, offsets) -> Range:
+        """The bytes from the first to the last element of a box of ``whole`` (exact when only
+        its first dimension or only its second is cut)."""
+        mem, addr, _ = self.range(whole)
+        shape = whole.type.shape
+        item = numpy_dtype(whole.type.element_type).itemsize
+        strides = [int(np.prod(shape[d + 1 :], dtype=np.int64)) * item for d in range(len(shape))]
+        first = sum(o * st for o, st in zip(offsets, strides))
+        last = sum((o + n - 1) * st for o, n, st in zip(offsets, part.type.shape, strides))
+        return mem, addr + first, addr + last + item
 
     def _value(self, v: Value) -> Range | None:
         if not isinstance(v.type, RankedTensorType):

@@ -14,8 +14,9 @@ reference interpreter and agrees bit for bit with the program the ISA level emit
   ``imc.eltwise`` and ``imc.kernel``, a call of any kernel of the cores' library (every ONNX op
   the frontend accepts, in ONNX semantics);
 - **memory**: ``imc.empty`` (a buffer whose contents the ops that follow define), ``imc.pad``
-  (a halo around NHWC images, done by the DMA), ``imc.copy``, ``imc.reshape`` (a view: same
-  bytes, new shape);
+  (a halo around NHWC images, done by the DMA), ``imc.copy``, ``imc.extract`` and
+  ``imc.insert`` (a box of a tensor into a buffer of its own and back: a tile brought into L1
+  and its result stored), ``imc.reshape`` (a view: same bytes, new shape);
 - **synchronisation**: ``imc.barrier``, ``imc.signal``, ``imc.wait`` (timing only).
 
 Physical resources start unallocated and allocation passes fill them: an array window
@@ -222,18 +223,20 @@ GATHER_KEYS = (
     "n_inner",
     "n_outer",
 )
+#: Optional outermost loop of the gather: ``n_batch`` (default 1) blocks ``batch_stride`` apart.
+BATCH_KEYS = ("n_batch", "batch_stride")
 
 
 class MvmOp(ImcOp):
     """Matrix-vector products of a whole layer on one array window (``xb.mvm``).
 
-    Job (i, j), i < n_outer, j < n_inner, reads the input vector that concatenates ``seg_count``
-    runs of ``seg_len`` elements of ``x`` (flattened) starting at ``x_offset + i·outer_stride +
-    j·inner_stride + k·seg_stride`` (im2col: one kernel row per segment); its length is the
-    window's rows. The window computes exact integer column sums; the ADC reads each as
-    ``clamp(round_half_even(y / 2^adc_shift), −2^(b−1), 2^(b−1)−1) · 2^adc_shift`` (b the target's
+    Job (b, i, j), b < n_batch (default 1), i < n_outer, j < n_inner, reads the input vector
+    that concatenates ``seg_count`` runs of ``seg_len`` elements of ``x`` (flattened) starting
+    at ``x_offset + b·batch_stride + i·outer_stride + j·inner_stride + k·seg_stride`` (im2col:
+    one kernel row per segment, one batch per image); its length is the window's rows. The window computes exact integer column sums; the ADC reads each as
+    ``clamp(round_half_even(y / 2^adc_shift), −2^(a−1), 2^(a−1)−1) · 2^adc_shift`` (a the target's
     ADC bits; digital arrays and ideal runs give y exactly). The readings go to row ``dst_row +
-    i·n_inner + j``, columns ``dst_col..dst_col+cols`` of the accumulator: the result is ``acc``
+    (b·n_outer + i)·n_inner + j``, columns ``dst_col..dst_col+cols`` of the accumulator: the result is ``acc``
     with that block replaced, or, with ``acc_mode = true``, with the readings added (int32,
     saturating). The result and ``acc`` share one buffer (partial sums accumulate in place).
 
@@ -250,6 +253,7 @@ class MvmOp(ImcOp):
     result_defs = (ResultDef("y", tensor_type),)
     attr_defs = (
         *(AttrDef(k, IntegerAttr, required=True) for k in GATHER_KEYS),
+        *(AttrDef(k, IntegerAttr) for k in BATCH_KEYS),
         AttrDef("dst_row", IntegerAttr, required=True),
         AttrDef("dst_col", IntegerAttr, required=True),
         AttrDef("acc_mode", BoolAttr, required=True),
@@ -259,11 +263,16 @@ class MvmOp(ImcOp):
     )
 
     def gather(self) -> dict[str, int]:
-        return {k: int(self.get_attr(k)) for k in GATHER_KEYS}
+        """The gather descriptor, ``n_batch`` and ``batch_stride`` included (defaults 1, 0)."""
+        g = {k: int(self.get_attr(k)) for k in GATHER_KEYS}
+        g["n_batch"] = int(self.get_attr("n_batch", 1))
+        g["batch_stride"] = int(self.get_attr("batch_stride", 0))
+        return g
 
     @property
     def jobs(self) -> int:
-        return int(self.get_attr("n_inner")) * int(self.get_attr("n_outer"))
+        g = self.gather()
+        return g["n_batch"] * g["n_outer"] * g["n_inner"]
 
     def verify_(self) -> None:
         self.check_static()
@@ -275,9 +284,10 @@ class MvmOp(ImcOp):
             self.fail(f"accumulator and result must be one int32 [rows, cols] type, got {acc}, {y}")
         rows, cols = window_shape(self.operands[1].type)
         g = self.gather()
-        if any(g[k] < 1 for k in ("seg_count", "seg_len", "n_inner", "n_outer")):
-            self.fail("seg_count, seg_len, n_inner and n_outer must be positive")
-        if any(g[k] < 0 for k in ("x_offset", "seg_stride", "inner_stride", "outer_stride")):
+        if any(g[k] < 1 for k in ("seg_count", "seg_len", "n_inner", "n_outer", "n_batch")):
+            self.fail("seg_count, seg_len, n_inner, n_outer and n_batch must be positive")
+        strides = ("x_offset", "seg_stride", "inner_stride", "outer_stride", "batch_stride")
+        if any(g[k] < 0 for k in strides):
             self.fail("offsets and strides must be non-negative")
         if g["seg_count"] * g["seg_len"] != rows:
             self.fail(
@@ -286,6 +296,7 @@ class MvmOp(ImcOp):
             )
         last = (
             g["x_offset"]
+            + (g["n_batch"] - 1) * g["batch_stride"]
             + (g["n_outer"] - 1) * g["outer_stride"]
             + (g["n_inner"] - 1) * g["inner_stride"]
             + (g["seg_count"] - 1) * g["seg_stride"]
@@ -688,6 +699,66 @@ class CopyOp(ImcOp):
             self.fail("copies a tensor into one of the same type")
 
 
+def _box(op: ImcOp, whole: RankedTensorType, part: RankedTensorType) -> None:
+    """Check a box ``part`` of ``whole`` at ``offsets`` that one 2-D DMA moves: only the first two
+    dimensions may be cut."""
+    offsets = op.get_attr("offsets")
+    if (
+        len(offsets) != whole.rank
+        or part.rank != whole.rank
+        or whole.element_type != part.element_type
+    ):
+        op.fail(f"needs one offset per dimension and one element type, got {offsets}, {part}")
+    for d, (o, n, full) in enumerate(zip(offsets, part.shape, whole.shape)):
+        if o < 0 or o + n > full:
+            op.fail(f"box {list(offsets)} + {list(part.shape)} leaves {whole}")
+        if d >= 2 and (o or n != full):
+            op.fail(f"can cut only the first two dimensions of {whole} (one 2-D DMA)")
+
+
+class ExtractOp(ImcOp):
+    """A box of ``x`` copied into a buffer of its own (``dma``): the result's shape at
+    ``offsets``; only the first two dimensions may be cut (one 2-D copy), e.g. a band of image
+    rows with its halo, brought from L2 into L1 for one tile of a layer.
+
+    Example:
+        %b = "imc.extract"(%x) {offsets = [0, 2, 0, 0], unit = "dma"} : (tensor<1x8x8x4xi8>) -> tensor<1x4x8x4xi8>
+    """
+
+    name = "imc.extract"
+    operand_defs = (OperandDef("x", tensor_type),)
+    result_defs = (ResultDef("y", tensor_type),)
+    attr_defs = (AttrDef("offsets", ArrayAttr, required=True), _UNIT, _LAYER, _buffers_attr())
+    traits = frozenset({Pure})
+
+    def verify_(self) -> None:
+        self.check_static()
+        self.check_buffers()
+        _box(self, self.operands[0].type, self.results[0].type)
+
+
+class InsertOp(ImcOp):
+    """``part`` written into ``dest`` at ``offsets`` (``dma``): the result is ``dest`` with that
+    box replaced and shares its buffer (a tile's output stored into the layer's output). Only
+    the first two dimensions may be cut.
+
+    Example:
+        %y1 = "imc.insert"(%t, %y0) {offsets = [0, 4, 0, 0], unit = "dma"} : (tensor<1x4x8x4xi8>, tensor<1x8x8x4xi8>) -> tensor<1x8x8x4xi8>
+    """
+
+    name = "imc.insert"
+    operand_defs = (OperandDef("part", tensor_type), OperandDef("dest", tensor_type))
+    result_defs = (ResultDef("y", tensor_type),)
+    attr_defs = (AttrDef("offsets", ArrayAttr, required=True), _UNIT, _LAYER, _buffers_attr())
+
+    def verify_(self) -> None:
+        self.check_static()
+        self.check_buffers()
+        if self.operands[1].type != self.results[0].type:
+            self.fail("result must have the type of dest")
+        _box(self, self.operands[1].type, self.operands[0].type)
+
+
 class ReshapeOp(ImcOp):
     """The same bytes seen with another shape (no instruction; the result aliases ``x``).
 
@@ -764,6 +835,8 @@ __all__ = [
     "DwConvOp",
     "EltwiseOp",
     "EmptyOp",
+    "ExtractOp",
+    "InsertOp",
     "ImcOp",
     "KernelOp",
     "MvmOp",

@@ -53,6 +53,8 @@ def _mvm(op: imc.MvmOp, inputs: list[Array], interp: Interpreter) -> list[Array]
         g["seg_count"],
         g["seg_len"],
         g["seg_stride"],
+        g["n_batch"],
+        g["batch_stride"],
     )
     y = nx.exact_matmul(vectors, cells)
     group = _array_group(op, interp)
@@ -143,6 +145,23 @@ def _pad(op: imc.PadOp, inputs: list[Array], interp: Interpreter) -> list[Array]
 @register_interpreter(imc.CopyOp.name)
 def _copy(op: imc.CopyOp, inputs: list[Array], interp: Interpreter) -> list[Array]:
     return [np.array(inputs[0], copy=True)]
+
+
+def _box(op, shape) -> tuple[slice, ...]:
+    return tuple(slice(o, o + n) for o, n in zip(op.get_attr("offsets"), shape))
+
+
+@register_interpreter(imc.ExtractOp.name)
+def _extract(op: imc.ExtractOp, inputs: list[Array], interp: Interpreter) -> list[Array]:
+    return [np.array(inputs[0][_box(op, op.results[0].type.shape)], copy=True)]
+
+
+@register_interpreter(imc.InsertOp.name)
+def _insert(op: imc.InsertOp, inputs: list[Array], interp: Interpreter) -> list[Array]:
+    part, dest = inputs
+    y = np.array(dest, copy=True)
+    y[_box(op, part.shape)] = part
+    return [y]
 
 
 @register_interpreter(imc.ReshapeOp.name)

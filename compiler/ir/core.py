@@ -259,14 +259,45 @@ class Block:
         return op
 
     def index_of(self, op: Operation) -> int:
-        for i, candidate in enumerate(self.ops):
-            if candidate is op:
-                return i
+        if op.parent is self:
+            try:
+                return self.ops.index(op)  # operations compare by identity
+            except ValueError:
+                pass
         raise ValueError(f"{op.name} is not in this block")
 
     def remove(self, op: Operation) -> None:
         del self.ops[self.index_of(op)]
         op.parent = None
+
+    def erase_ops(self, ops: Sequence[Operation]) -> None:
+        """Erase several ops of this block at once, in time linear in the block and the uses
+        involved: each must be unused once the others are gone."""
+        gone = {id(op) for op in ops}
+        for op in ops:
+            for r in op.results:
+                if any(id(u.operation) not in gone for u in r.uses):
+                    raise ValueError(f"cannot erase {op.name}: result still used")
+        touched: dict[int, Value] = {}
+        for op in ops:
+            for region in op.regions:
+                for block in region.blocks:
+                    for inner in block.ops:
+                        inner.drop_all_references()
+            for v in op._operands:
+                touched[id(v)] = v
+            op._operands = []
+        for v in touched.values():
+            v.uses = [u for u in v.uses if id(u.operation) not in gone]
+        self.ops[:] = [op for op in self.ops if id(op) not in gone]
+        for op in ops:
+            op.parent = None
+
+    def reorder(self, ops: Sequence[Operation]) -> None:
+        """Put this block's ops in the order ``ops`` (a permutation of them)."""
+        if len(ops) != len(self.ops) or {id(o) for o in ops} != {id(o) for o in self.ops}:
+            raise ValueError("reorder needs a permutation of the block's ops")
+        self.ops[:] = list(ops)
 
     @property
     def terminator(self) -> Operation | None:

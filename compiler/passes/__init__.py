@@ -28,4 +28,5 @@ from . import (  # noqa: F401
     quantize_weights,
     schedule,
     ternarize,
+    tile_layers,
 )

@@ -209,7 +209,8 @@ def _main(module: ModuleOp) -> FuncOp:
 
 def _max_replicas(la: _Layer) -> int:
     if isinstance(la.op, ConvOp):
-        return min(MAX_REPLICAS, la.op.results[0].type.shape[2])  # output rows
+        n, _, ho, _ = la.op.results[0].type.shape
+        return min(MAX_REPLICAS, n if n > 1 else ho)  # images of a batch, or output rows
     return min(MAX_REPLICAS, la.jobs)
 
 
@@ -344,39 +345,46 @@ def _conv_input(b: Builder, op: ConvOp, la: _Layer, opset: int, ncores: int):
     row = kw * c  # one kernel row of inputs, contiguous in the padded NHWC image
 
     def jobs_of(replicas: int):
-        def chunks(y0, y1):
+        # replicas share out the images of a batch, or the output rows of a single image
+        if n > 1:
+            parts = [(b0, b1, 0, ho) for b0, b1 in split(n, replicas)]
+        else:
+            parts = [(0, 1, y0, y1) for y0, y1 in split(ho, replicas)]
+
+        def chunks(b0, b1, y0, y1):
             def gathers(w):
                 i0, a = divmod(w.k0, row)
                 whole = w.k0 % row == 0 and w.k1 % row == 0 and w.rows >= row
-                for img in range(n):
-                    base = img * hp * wp * c + y0 * sh * wp * c
-                    common = {
-                        "inner_stride": sw * c,
-                        "outer_stride": sh * wp * c,
-                        "n_inner": wo,
-                        "n_outer": y1 - y0,
-                        "dst_row": img * ho * wo + y0 * wo,
+                base = b0 * hp * wp * c + y0 * sh * wp * c
+                common = {
+                    "inner_stride": sw * c,
+                    "outer_stride": sh * wp * c,
+                    "n_inner": wo,
+                    "n_outer": y1 - y0,
+                    "dst_row": b0 * ho * wo + y0 * wo,
+                }
+                if b1 - b0 > 1:
+                    common.update(n_batch=b1 - b0, batch_stride=hp * wp * c)
+                if whole:
+                    yield {
+                        "x_offset": base + i0 * dh * wp * c,
+                        "seg_count": w.rows // row,
+                        "seg_len": row,
+                        "seg_stride": dh * wp * c,
+                        **common,
                     }
-                    if whole:
-                        yield {
-                            "x_offset": base + i0 * dh * wp * c,
-                            "seg_count": w.rows // row,
-                            "seg_len": row,
-                            "seg_stride": dh * wp * c,
-                            **common,
-                        }
-                    else:
-                        yield {
-                            "x_offset": base + i0 * dh * wp * c + a,
-                            "seg_count": 1,
-                            "seg_len": w.rows,
-                            "seg_stride": 0,
-                            **common,
-                        }
+                else:
+                    yield {
+                        "x_offset": base + i0 * dh * wp * c + a,
+                        "seg_count": 1,
+                        "seg_len": w.rows,
+                        "seg_stride": 0,
+                        **common,
+                    }
 
             return gathers
 
-        return [chunks(y0, y1) for y0, y1 in split(ho, replicas)]
+        return [chunks(*part) for part in parts]
 
     return x, jobs_of
 

@@ -261,7 +261,7 @@ def _mvm(lw: _Lowering, op: imc.MvmOp) -> None:
     width = acc.type.shape[1] * 4
     g = op.gather()
     chunks = [(0, g["n_inner"])]
-    if g["n_inner"] > MAX_JOBS and g["n_outer"] == 1:
+    if g["n_inner"] > MAX_JOBS and g["n_outer"] == 1 and g["n_batch"] == 1:
         chunks = [(j, min(j + MAX_JOBS, g["n_inner"])) for j in range(0, g["n_inner"], MAX_JOBS)]
     for j0, j1 in chunks:
         lw.emit(
@@ -282,6 +282,8 @@ def _mvm(lw: _Lowering, op: imc.MvmOp) -> None:
             outer_stride=g["outer_stride"],
             n_inner=j1 - j0,
             n_outer=g["n_outer"],
+            n_batch=g["n_batch"],
+            batch_stride=g["batch_stride"],
             dst_mem=amem,
             dst_addr=aaddr + (op.get_attr("dst_row") + j0) * width + op.get_attr("dst_col") * 4,
             dst_stride=width,
@@ -473,6 +475,52 @@ def _copy(lw: _Lowering, op: imc.CopyOp) -> None:
         )
 
 
+def _box_dma(lw: _Lowering, op, whole: Value, part: Value, to_part: bool) -> None:
+    """One 2-D DMA between a box of ``whole`` (at the op's offsets) and ``part``."""
+    shape, sizes = whole.type.shape, part.type.shape
+    offsets = op.get_attr("offsets")
+    item = numpy_dtype(whole.type.element_type).itemsize
+    inner = int(np.prod(shape[2:], dtype=np.int64)) * item  # bytes of one dim-1 step
+    if len(shape) == 1:
+        rows, row_bytes, stride, first = 1, sizes[0] * item, shape[0] * item, offsets[0] * item
+    else:
+        rows, row_bytes = sizes[0], sizes[1] * inner
+        stride = shape[1] * inner
+        first = offsets[0] * stride + offsets[1] * inner
+    (wmem, waddr), (pmem, paddr) = lw.where(whole), lw.where(part)
+    src, dst = (
+        ((wmem, waddr + first), (pmem, paddr))
+        if to_part
+        else ((pmem, paddr), (wmem, waddr + first))
+    )
+    src_stride, dst_stride = (stride, row_bytes) if to_part else (row_bytes, stride)
+    if row_bytes > MAX_ROW_BYTES:
+        raise PassFailure(
+            f"'{op.name}' moves rows of {row_bytes} bytes; a DMA row holds {MAX_ROW_BYTES}",
+            op.location,
+        )
+    lw.emit(
+        "dma",
+        op,
+        src_mem=src[0],
+        src_addr=src[1],
+        dst_mem=dst[0],
+        dst_addr=dst[1],
+        rows=rows,
+        row_bytes=row_bytes,
+        src_stride=src_stride,
+        dst_stride=dst_stride,
+    )
+
+
+def _extract(lw: _Lowering, op: imc.ExtractOp) -> None:
+    _box_dma(lw, op, op.operands[0], op.results[0], to_part=True)
+
+
+def _insert(lw: _Lowering, op: imc.InsertOp) -> None:
+    _box_dma(lw, op, op.results[0], op.operands[0], to_part=False)
+
+
 def _sync(mnemonic: str):
     def lower(lw: _Lowering, op) -> None:
         fields = {"ev": op.get_attr("ev")} if mnemonic != "barrier" else {}
@@ -491,6 +539,8 @@ _LOWER = {
     imc.DwConvOp: _dwconv,
     imc.PadOp: _pad,
     imc.CopyOp: _copy,
+    imc.ExtractOp: _extract,
+    imc.InsertOp: _insert,
     imc.BarrierOp: _sync("barrier"),
     imc.SignalOp: _sync("signal"),
     imc.WaitOp: _sync("wait"),

@@ -70,9 +70,11 @@ class PlanMemoryPass(Pass):
                 func.location,
             )
         scratch = plan.scratch_groups()
-        left = scratch
+        streamed = plan.streamed()
+        left = [b for b in scratch if b.key in streamed]
         if self.l1:
-            left = memory.first_fit(scratch, target.mem_size("L1"))
+            tiles = [b for b in scratch if b.key not in streamed]
+            left += memory.first_fit(tiles, target.mem_size("L1"))
             for b in scratch:
                 if b not in left:
                     b.mem = "L1"
@@ -139,6 +141,8 @@ class _Plan:
                     uf[id(r)]
             if isinstance(op, imc.MvmOp):
                 uf.union(id(op.results[0]), id(op.operands[2]))
+            if isinstance(op, imc.InsertOp):
+                uf.union(id(op.results[0]), id(op.operands[1]))
             if isinstance(op, imc.ReshapeOp):
                 uf.union(id(op.results[0]), id(op.operands[0]))
         self.values = values
@@ -193,6 +197,16 @@ class _Plan:
     def scratch_groups(self) -> list[memory.Block]:
         return self._of("scratch")
 
+    def streamed(self) -> set[int]:
+        """Blocks tiles stream from (``imc.extract``) and into (``imc.insert``): they stay in L2."""
+        keys = set()
+        for op in self.ops:
+            if isinstance(op, imc.ExtractOp):
+                keys.add(self.root_of[id(op.operands[0])])
+            if isinstance(op, imc.InsertOp):
+                keys.add(self.root_of[id(op.results[0])])
+        return keys
+
     def place_fixed(self, blocks: list[memory.Block], mem: str, at: int) -> int:
         for b in blocks:
             b.mem, b.offset = mem, at
@@ -235,12 +249,19 @@ class _Plan:
         blocks = list(self.blocks.values())
         l1 = [b for b in blocks if b.mem == "L1"]
         l2 = [b for b in blocks if b.mem == "L2"]
-        spilled = [b.names[0] for b in l2 if self._kind(self.groups[b.key]) == "scratch"]
+        streamed = self.streamed()
+        spilled = [
+            b.names[0]
+            for b in l2
+            if self._kind(self.groups[b.key]) == "scratch" and b.key not in streamed
+        ]
+        tiled = sorted({op.layer for op in self.ops if isinstance(op, imc.ExtractOp)})
         module.attributes[MEMORY] = DictAttr(
             (
                 ("l1_peak", IntegerAttr(memory.peak(l1))),
                 ("l2_peak", IntegerAttr(max(memory.peak(l2), l2_fixed))),
                 ("l2_scratch", ArrayAttr(tuple(StringAttr(n) for n in spilled))),
+                ("tiled_layers", ArrayAttr(tuple(StringAttr(n) for n in tiled))),
             )
         )
 

@@ -49,11 +49,7 @@ class SchedulePass(Pass):
         order = list_schedule(dependencies(body, Places(func)), body, target)
         if order == list(range(len(body))):
             return False
-        for op in body:
-            op.detach()
-        block = func.body
-        for i in order:
-            block.insert(block.index_of(ret), body[i])
+        func.body.reorder([*(body[i] for i in order), ret])
         return True
 
 

@@ -291,19 +291,27 @@ def _build_table() -> tuple[InstrSpec, ...]:
             ),
             _u("n_inner", 16, "inner job count", lo=1),
             _u("n_outer", 16, "outer job count", lo=1, default=1),
+            _u("n_batch", 16, "batch count (the outermost job loop)", lo=1, default=1),
+            _u(
+                "batch_stride",
+                32,
+                "bytes between the first vectors of consecutive batches",
+                default=0,
+            ),
             *_operand("dst", "the int32 outputs"),
             _u("dst_stride", 32, "bytes between consecutive job outputs"),
             _b("acc", "add into dst instead of overwriting it"),
             _u("adc_shift", 5, "ADC step is 2^adc_shift", default=0),
         ),
         "matrix-vector products of a whole layer on one array window (im2col gather)",
-        "For i < n_outer, j < n_inner: the input vector x (rows = seg_count·seg_len elements, "
-        "required) is the concatenation over k < seg_count of seg_len elements of src_dtype at "
-        "src_addr + i·outer_stride + j·inner_stride + k·seg_stride. y[c] = Σ_r x[r] · "
+        "For b < n_batch, i < n_outer, j < n_inner (job number (b·n_outer + i)·n_inner + j): the "
+        "input vector x (rows = seg_count·seg_len elements, required) is the concatenation over "
+        "k < seg_count of seg_len elements of src_dtype at src_addr + b·batch_stride + "
+        "i·outer_stride + j·inner_stride + k·seg_stride. y[c] = Σ_r x[r] · "
         "cell(row0 + r, col0 + c) for c < cols, exact in integers. The ADC then gives "
         "q = clamp(round_half_even(y / 2^adc_shift), −2^(b−1), 2^(b−1)−1) · 2^adc_shift with b the "
         "target's ADC bits (exact y on digital arrays and in ideal mode). The cols int32 values go "
-        "to dst_addr + (i·n_inner + j)·dst_stride, added to what is there when acc is set "
+        "to dst_addr + job·dst_stride, added to what is there when acc is set "
         "(int32, saturating).",
     )
 

@@ -131,7 +131,7 @@ def _write(t, f) -> Footprint:
 
 def mvm_jobs(f) -> int:
     """Number of input vectors an xb.mvm processes."""
-    return f["n_outer"] * f["n_inner"]
+    return f["n_batch"] * f["n_outer"] * f["n_inner"]
 
 
 def _mvm(t, f) -> Footprint:
@@ -146,6 +146,7 @@ def _mvm(t, f) -> Footprint:
     lo = f["src_addr"]
     hi = (
         lo
+        + (f["n_batch"] - 1) * f["batch_stride"]
         + (f["n_outer"] - 1) * f["outer_stride"]
         + (f["n_inner"] - 1) * f["inner_stride"]
         + (f["seg_count"] - 1) * f["seg_stride"]

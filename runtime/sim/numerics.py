@@ -194,15 +194,18 @@ def gather_vectors(
     seg_count: int,
     seg_len: int,
     seg_stride: int,
+    n_batch: int = 1,
+    batch_stride: int = 0,
 ) -> np.ndarray:
     """The xb.mvm input gather (im2col) as one strided view, copied to (jobs, rows) bytes.
 
-    Job (i, j) reads ``seg_count`` segments of ``seg_len`` bytes, segment k at ``src +
-    i·outer_stride + j·inner_stride + k·seg_stride``. The extent is bounds-checked before the
-    strided view is made, because `as_strided` itself never checks.
+    Job (b, i, j) reads ``seg_count`` segments of ``seg_len`` bytes, segment k at ``src +
+    b·batch_stride + i·outer_stride + j·inner_stride + k·seg_stride``. The extent is
+    bounds-checked before the strided view is made, because `as_strided` itself never checks.
     """
     end = (
         src
+        + (n_batch - 1) * batch_stride
         + (n_outer - 1) * outer_stride
         + (n_inner - 1) * inner_stride
         + (seg_count - 1) * seg_stride
@@ -213,11 +216,11 @@ def gather_vectors(
     base = mem[src:end]
     view = as_strided(
         base,
-        shape=(n_outer, n_inner, seg_count, seg_len),
-        strides=(outer_stride, inner_stride, seg_stride, 1),
+        shape=(n_batch, n_outer, n_inner, seg_count, seg_len),
+        strides=(batch_stride, outer_stride, inner_stride, seg_stride, 1),
         writeable=False,
     )
-    return view.reshape(n_outer * n_inner, seg_count * seg_len)
+    return view.reshape(n_batch * n_outer * n_inner, seg_count * seg_len)
 
 
 # --- cluster / nonlinear kernels --------------------------------------------------------------

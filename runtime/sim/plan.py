@@ -26,7 +26,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from . import engines
 from . import numerics as nx
-from .footprint import dense, out_hw
+from .footprint import dense, mvm_jobs, out_hw
 from .machine import Machine, np_dtype
 from .plan_context import Context, Scratch
 from .semantics import SEMANTICS
@@ -125,7 +125,7 @@ def _mvm(ctx: Context, f):
     m = ctx.machine
     arr = m.array(f["array"])
     g = arr.group
-    jobs, rows, cols = f["n_outer"] * f["n_inner"], f["rows"], f["cols"]
+    jobs, rows, cols = mvm_jobs(f), f["rows"], f["cols"]
     plain = g.kind == "digital" or m.mode == "ideal"  # no ADC
     shift, bits = f["adc_shift"], (0 if plain else g.adc_bits)
     x_bound = 128 if f["src_dtype"] == "i8" else 255
@@ -147,8 +147,8 @@ def _mvm(ctx: Context, f):
     # float32 GEMMs are exact whatever the cells when the input dtype bounds the sums
     if rows * x_bound * cell_max > nx.F32_EXACT:
         return None
-    shape4 = (f["n_outer"], f["n_inner"], f["seg_count"], f["seg_len"])
-    strides4 = (f["outer_stride"], f["inner_stride"], f["seg_stride"], 1)
+    shape4 = (f["n_batch"], f["n_outer"], f["n_inner"], f["seg_count"], f["seg_len"])
+    strides4 = (f["batch_stride"], f["outer_stride"], f["inner_stride"], f["seg_stride"], 1)
     extent = sum((n - 1) * s for n, s in zip(shape4, strides4)) + 1
     raw = m.region(f["src_mem"], f["src_addr"], extent)
     src = as_strided(raw, shape=shape4, strides=strides4, writeable=False)
@@ -279,7 +279,7 @@ def _mvm_product(ctx: Context, f, arr, window, shift, outs):
     """
     if not ctx.engines or not _steady(ctx, arr, window):
         return None, None
-    jobs = f["n_outer"] * f["n_inner"]
+    jobs = mvm_jobs(f)
     cells = np.ascontiguousarray(arr.cells[arr.window(*window)])
     signed = f["src_dtype"] == "i8"
     key = ("xb.mvm", jobs, signed, shift, cells.tobytes(), cells.shape)

@@ -16,6 +16,7 @@ Two facts let consecutive steps skip work without changing a result bit:
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable
 from typing import NamedTuple
@@ -99,6 +100,7 @@ class Context:
         self.engines = engines
         self._kernels = {} if kernels is None else kernels
         self._footprints, self._live_out = list(footprints), live_out
+        self._reads: _ReadIndex | None = None
         self.engine_steps = 0  # steps that run an onnxruntime kernel
         self.fused_steps = 0  # steps that read their input from the previous step's float copy
         self.dropped_stores = 0  # steps that leave their result to the next one alone
@@ -132,11 +134,20 @@ class Context:
             return False
         fps = self._footprints
         writes = fps[self.index].writes
-        later = [r for fp in fps[self.index + 2 :] for r in fp.reads] + self._live_out
         nxt = fps[self.index + 1].reads if self.index + 1 < len(fps) else []
-        return bool(writes) and not any(
-            overlaps(w, r) for w in writes for r in later + [r for r in nxt if r != w]
-        )
+        if not writes:
+            return False
+        if any(overlaps(w, r) for w in writes for r in self._live_out):
+            return False
+        if any(overlaps(w, r) for w in writes for r in nxt if r != w):
+            return False
+        return not any(self._read_from(w, self.index + 2) for w in writes)
+
+    def _read_from(self, w, first: int) -> bool:
+        """Whether a step ``first`` or later reads a byte of range ``w``."""
+        if self._reads is None:
+            self._reads = _ReadIndex(self._footprints)
+        return self._reads.any_overlap(w, first)
 
     def leave_float(self, mem, addr, dtype, count, buf, exp=0, store=None) -> None:
         """Say that every run of the step being compiled ends with ``buf`` holding the integers
@@ -191,3 +202,30 @@ class Context:
         self._next_gather = self._next_bound = self._next_float = None
         self._took = False
         self.index += 1
+
+
+class _ReadIndex:
+    """The reads of every step by memory page, in step order: which later step reads a range is
+    found without scanning every later step."""
+
+    PAGE = 1 << 16
+
+    def __init__(self, footprints):
+        self.pages: dict[tuple[str, int], tuple[list[int], list]] = {}
+        for step, fp in enumerate(footprints):
+            for r in fp.reads:
+                for page in range(r.lo // self.PAGE, max(r.lo, r.hi - 1) // self.PAGE + 1):
+                    steps, ranges = self.pages.setdefault((r.space, page), ([], []))
+                    steps.append(step)
+                    ranges.append(r)
+
+    def any_overlap(self, w, first: int) -> bool:
+        for page in range(w.lo // self.PAGE, max(w.lo, w.hi - 1) // self.PAGE + 1):
+            entry = self.pages.get((w.space, page))
+            if entry is None:
+                continue
+            steps, ranges = entry
+            for r in ranges[bisect.bisect_left(steps, first) :]:
+                if overlaps(w, r):
+                    return True
+        return False

@@ -341,9 +341,15 @@ def _compiled_lines(c: dict) -> list[str]:
     mem = c.get("memory")
     if isinstance(mem, dict):
         spilled = mem.get("l2_scratch") or []
+        tiled = mem.get("tiled_layers") or []
         lines.append(
             f"memory  L1 peak {mem.get('l1_peak', 0):,} B, L2 {mem.get('l2_peak', 0):,} B"
-            + (f"; {len(spilled)} activations in L2 (too large for L1)" if spilled else "")
+            + (f"; {len(tiled)} layers run in tiles through L1" if tiled else "")
+            + (
+                f"; {len(spilled)} activations worked on in L2 (too large for L1)"
+                if spilled
+                else ""
+            )
         )
     return lines
 

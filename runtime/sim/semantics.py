@@ -87,6 +87,8 @@ def _xb_mvm(m: Machine, f) -> None:
         f["seg_count"],
         f["seg_len"],
         f["seg_stride"],
+        f["n_batch"],
+        f["batch_stride"],
     ).view(np_dtype(f["src_dtype"]))
     y = m.evaluate(f["array"], f["row0"], f["col0"], f["cols"], x, f["adc_shift"])
     dst = (f["dst_mem"], f["dst_addr"])

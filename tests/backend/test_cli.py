@@ -68,6 +68,15 @@ def test_refusals_are_one_error_line_and_write_nothing(tmp_path, argv, code, mes
     assert "Traceback" not in proc.stderr and not out.exists()
 
 
+def test_a_layer_that_cannot_be_tiled_is_refused(tmp_path):
+    out = tmp_path / "p.bin"
+    proc = _run("imcc", CNN, "--precision", "int8", "--set", "memory.L1.size=64 B", "-o", out)
+    errors = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert proc.returncode == 1 and len(errors) == 1, proc.stderr
+    assert "cannot be tiled: one output row needs" in errors[0]
+    assert not out.exists() and "Traceback" not in proc.stderr
+
+
 def test_a_target_file_with_an_impossible_value_is_refused(tmp_path):
     text = (REPO / "runtime" / "targets" / "cluster.toml").read_text()
     bad = tmp_path / "bad.toml"

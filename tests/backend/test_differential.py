@@ -83,6 +83,28 @@ def test_layers_larger_than_the_chip_reprogram_within_the_layer(target, group, p
     assert "reprogrammed between them" in text
 
 
+@pytest.mark.parametrize(
+    "name,target,precision",
+    [
+        ("digits_cnn", "cluster", "ternary"),
+        ("digits_cnn", "fat", "ternary"),
+        ("digits_mbv2", "cluster", "int8"),
+    ],
+)
+def test_a_batch_larger_than_l1_runs_in_tiles(name, target, precision):
+    """540 images: every crossbar layer's input, accumulator and output exceed L1, so the
+    layers run in tiles of images streamed through L1, and the program still agrees."""
+    split = load_split()
+    x = np.concatenate([split.x_test] * 3)[:540]
+    quant, imc, binary, result = run_levels(
+        str(DIGITS[name]), {"input": x}, precision, target, calibration={"input": split.x_calib}
+    )
+    assert_same_bits(quant, imc, "quant vs imc")
+    assert_same_bits(imc, binary, "imc vs prog.bin")
+    memory = [line for line in result.report.to_text().splitlines() if line.startswith("memory")]
+    assert memory and "layers run in tiles through L1" in memory[0], memory
+
+
 def test_digits_ternary_program_keeps_the_interpreters_accuracy(digits):
     split = load_split()
     x, labels = split.x_test[:120], split.y_test[:120]

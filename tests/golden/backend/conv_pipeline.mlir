@@ -2,6 +2,8 @@
 // RUN: imcc-opt %s -p combined-stationary-map{replicate=false},nonlinear-offload | filecheck %s --check-prefix=OFFLOAD
 // RUN: imcc-opt %s -p combined-stationary-map{replicate=false},nonlinear-offload,fold-layout | filecheck %s --check-prefix=LAYOUT
 // RUN: imcc-opt %s -p combined-stationary-map{replicate=false},nonlinear-offload,fold-layout,fuse-requant-activation | filecheck %s --check-prefix=FUSE
+// RUN: imcc-opt %s -p combined-stationary-map{replicate=false},nonlinear-offload,fold-layout,fuse-requant-activation,tile-layers{budget=256} | filecheck %s --check-prefix=TILE
+// RUN: imcc-opt %s -p combined-stationary-map{replicate=false},nonlinear-offload,fold-layout,fuse-requant-activation,tile-layers{budget=256},plan-memory,schedule,imc-to-isa | filecheck %s --check-prefix=TILEISA
 // RUN: imcc-opt %s -p combined-stationary-map{replicate=false},nonlinear-offload,fold-layout,fuse-requant-activation,plan-memory,schedule | filecheck %s --check-prefix=PLACED
 // RUN: imcc-opt %s -p combined-stationary-map{replicate=false},nonlinear-offload,fold-layout,fuse-requant-activation,plan-memory,schedule,imc-to-isa | filecheck %s --check-prefix=ISA
 
@@ -25,6 +27,22 @@
 // LAYOUT-NOT: kernel = "onnx.Transpose"
 // FUSE-NOT: "onnx.Relu"
 // FUSE: "imc.requant"{{.*}}layer = "conv1", lo = 0.0
+// With a 256-byte tile budget conv1 (72 B in, 192 B accumulator, 192 B out) runs in two bands
+// of two output rows; each band brings its four input rows (the 3x3 kernel's halo) by DMA, the
+// second band's before the first band's jobs (double buffering), and its output goes back into
+// the layer's output at its rows.
+// TILE: %[[OUT:[0-9]+]] = "imc.empty"() {buffers = ?} : () -> tensor<1x4x4x3xf32>
+// TILE: %[[B0:[0-9]+]] = "imc.extract"(%[[X:[0-9]+]]) {buffers = ?, layer = "conv1", offsets = [0, 0, 0, 0], unit = "dma"} : (tensor<1x6x6x2xui8>) -> tensor<1x4x6x2xui8>
+// TILE: %[[B1:[0-9]+]] = "imc.extract"(%[[X]]) {buffers = ?, layer = "conv1", offsets = [0, 2, 0, 0], unit = "dma"} : (tensor<1x6x6x2xui8>) -> tensor<1x4x6x2xui8>
+// TILE: "imc.mvm"(%[[B0]], {{.*}}n_outer = 2{{.*}}x_offset = 0} : (tensor<1x4x6x2xui8>, !imc.window<18x3>, tensor<8x3xi32>)
+// TILE: %[[T0:[0-9]+]] = "imc.requant"{{.*}} -> tensor<1x2x4x3xf32>
+// TILE: %[[O0:[0-9]+]] = "imc.insert"(%[[T0]], %[[OUT]]) {buffers = ?, layer = "conv1", offsets = [0, 0, 0, 0], unit = "dma"}
+// TILE: "imc.mvm"(%[[B1]],
+// TILE: "imc.insert"({{.*}}, %[[O0]]) {buffers = ?, layer = "conv1", offsets = [0, 2, 0, 0], unit = "dma"}
+// Each band is one 2-D DMA: 4 rows of 6·2 bytes from the padded image (row 2 starts 24 bytes in).
+// TILEISA: "isa.dma"() {dst_addr = {{[0-9]+}}, dst_mem = "L1", {{.*}}isa.from = "imc.extract", isa.layer = "conv1", row_bytes = 48, rows = 1, src_addr = {{[0-9]+}}, src_mem = "L2"
+// TILEISA: "isa.dma"() {dst_addr = {{[0-9]+}}, dst_mem = "L1", {{.*}}isa.from = "imc.extract", isa.layer = "conv1", row_bytes = 48, rows = 1, src_addr = {{[0-9]+}}, src_mem = "L2"
+// TILEISA: "isa.dma"() {dst_addr = {{[0-9]+}}, dst_mem = "L2", {{.*}}isa.from = "imc.insert", isa.layer = "conv1", row_bytes = 96, rows = 1
 // PLACED-NOT: = ?
 // PLACED: "imc.mvm"{{.*}}buffers = [["L1", {{[0-9]+}}]]
 // ISA: "isa.tensor"() {addr = 0, dtype = "f32", mem = "L2", name = "x", role = "input", shape = [1, 2, 4, 4]}
