@@ -12,7 +12,8 @@ PYTEST_ARGS ?= -q
 BUILD       := models/build
 MODELS      := $(BUILD)/minilm-l6.onnx $(BUILD)/sentences-s128.npz $(BUILD)/bert-large-layer.onnx \
                $(BUILD)/mobilenetv2.onnx $(BUILD)/mbv2_bottleneck.onnx $(BUILD)/resnet50.onnx \
-               $(BUILD)/squeezenet.onnx $(BUILD)/googlenet.onnx $(BUILD)/oldnet.onnx
+               $(BUILD)/squeezenet.onnx $(BUILD)/googlenet.onnx $(BUILD)/oldnet.onnx \
+               $(BUILD)/resnet18.onnx $(BUILD)/vgg19.onnx
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-fast lint format models digits-models docs bench clean

@@ -2,7 +2,9 @@
 
 After ``combined-stationary-map`` a layer is an accumulator (``imc.empty``), the ``imc.mvm``
 jobs that fill it from one input, and the ``imc.requant`` that turns it into the output. When
-input, accumulator and output together exceed the tile budget, the layer is cut into tiles:
+input, accumulator and output together exceed the tile budget (default three quarters of L1),
+the layer is cut into tiles, as large as the budget allows for two input tiles, the
+accumulator and the output tile:
 
 - a convolution into groups of whole images, or, when one image is too large, into bands of
   output rows; each band brings its input rows with the halo the kernel needs;
@@ -71,7 +73,11 @@ class TileLayersPass(Pass):
     summary = "Cut layers larger than L1 into tiles streamed by DMA (halos, double buffering)"
 
     budget: int = field(
-        default=0, metadata={"help": "bytes one tile may take (0: a third of the target's L1)"}
+        default=0,
+        metadata={
+            "help": "bytes a layer's tiles may take in L1 at once: two input tiles, the "
+            "accumulator and the output tile (0: three quarters of the target's L1)"
+        },
     )
 
     def requires(self, module: ModuleOp) -> None:
@@ -84,11 +90,11 @@ class TileLayersPass(Pass):
 
     def run(self, module: ModuleOp) -> bool:
         target = module_target(module)
-        budget = self.budget or target.mem_size("L1") // 3
+        budget = self.budget or target.mem_size("L1") * 3 // 4
         changed = False
         for func in [op for op in module.body.ops if isinstance(op, FuncOp)]:
             for layer in _layers(func):
-                if layer.working_set() <= budget:
+                if layer.working_set() <= budget or _reprograms_inside(layer):
                     continue
                 _hoist_none(layer)
                 if len(layer.x.type.shape) == 4 and len(layer.requant.results[0].type.shape) == 4:
@@ -100,14 +106,23 @@ class TileLayersPass(Pass):
 
     def ensures(self, module: ModuleOp) -> None:
         target = module_target(module)
-        budget = self.budget or target.mem_size("L1") // 3
+        budget = self.budget or target.mem_size("L1") * 3 // 4
         for func in [op for op in module.body.ops if isinstance(op, FuncOp)]:
             for layer in _layers(func):
                 x = layer.x.owner
-                if not isinstance(x, imc.ExtractOp) and layer.working_set() > budget:
+                tiled = isinstance(x, imc.ExtractOp) or _reprograms_inside(layer)
+                if not tiled and layer.working_set() > budget:
                     raise PassFailure(
                         f"layer '{layer.name}' was left untiled", layer.requant.location
                     )
+
+
+def _reprograms_inside(layer: _Layer) -> bool:
+    """Whether arrays are reprogrammed between the layer's jobs (a layer larger than the chip):
+    such a layer keeps its accumulator whole and is not tiled."""
+    block = layer.empty.parent
+    lo, hi = block.index_of(layer.empty), block.index_of(layer.requant)
+    return any(isinstance(op, imc.WeightsOp | imc.BarrierOp) for op in block.ops[lo:hi])
 
 
 def _hoist_none(layer: _Layer) -> None:
@@ -318,7 +333,7 @@ def _tile_conv(layer: _Layer, budget: int) -> None:
     def size(images: int, b0: int, b1: int) -> int:
         r0, r1 = in_rows(b0, b1)
         out = (b1 - b0) * wo
-        return images * ((r1 - r0) * row * item_x + out * cols * 4 + out * o * item_y)
+        return images * (2 * (r1 - r0) * row * item_x + out * cols * 4 + out * o * item_y)
 
     per_image = size(1, 0, ho)
     tiles = []
@@ -405,9 +420,9 @@ def _tile_linear(layer: _Layer, budget: int) -> None:
     y_type = rq.results[0].type
     o = math.prod(y_type.shape) // rows_total
     rs = rq.operand("row_scale")
-    per_row = nbytes(x) // rows_total + cols * 4 + nbytes(rq.results[0]) // rows_total
+    per_row = 2 * nbytes(x) // rows_total + cols * 4 + nbytes(rq.results[0]) // rows_total
     if rs is not None:
-        per_row += nbytes(rs) // rows_total
+        per_row += 2 * nbytes(rs) // rows_total
     if per_row > budget:
         raise _too_large(layer, "one row", per_row, budget)
     band = _balanced(rows_total, budget // per_row)

@@ -116,13 +116,23 @@ def test_digits_ternary_program_keeps_the_interpreters_accuracy(digits):
     assert accuracy >= 0.9
 
 
-BUILT_MODELS = ["mbv2_bottleneck", "oldnet", "squeezenet", "mobilenetv2", "googlenet", "resnet50"]
+BUILT_MODELS = [
+    "mbv2_bottleneck",
+    "oldnet",
+    "squeezenet",
+    "mobilenetv2",
+    "googlenet",
+    "resnet18",
+    "resnet50",
+    "vgg19",
+]
+BUILT_CASES = [*CASES]
 
 
 @pytest.mark.skipif(not BUILT, reason="set IMCC_TEST_BUILT_MODELS=1 (make test) for models/build")
 @pytest.mark.parametrize("name", BUILT_MODELS)
-@pytest.mark.parametrize("precision", ["fp32", "int8", "ternary"])
-def test_built_cnns_agree_at_every_level(name, precision):
+@pytest.mark.parametrize("target,precision", BUILT_CASES)
+def test_built_cnns_agree_at_every_level(name, target, precision):
     import onnx
 
     path = BUILD / f"{name}.onnx"
@@ -132,7 +142,7 @@ def test_built_cnns_agree_at_every_level(name, precision):
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(np.float32)
     cal = {inp.name: rng.standard_normal((2, *shape[1:])).astype(np.float32)}
-    quant, imc, binary, _ = run_levels(str(path), {inp.name: x}, precision, calibration=cal)
+    quant, imc, binary, _ = run_levels(str(path), {inp.name: x}, precision, target, calibration=cal)
     assert_same_bits(quant, imc, "quant vs imc")
     assert_same_bits(imc, binary, "imc vs prog.bin")
     if precision == "fp32":

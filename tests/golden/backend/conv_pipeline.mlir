@@ -2,8 +2,8 @@
 // RUN: imcc-opt %s -p combined-stationary-map{replicate=false},nonlinear-offload | filecheck %s --check-prefix=OFFLOAD
 // RUN: imcc-opt %s -p combined-stationary-map{replicate=false},nonlinear-offload,fold-layout | filecheck %s --check-prefix=LAYOUT
 // RUN: imcc-opt %s -p combined-stationary-map{replicate=false},nonlinear-offload,fold-layout,fuse-requant-activation | filecheck %s --check-prefix=FUSE
-// RUN: imcc-opt %s -p combined-stationary-map{replicate=false},nonlinear-offload,fold-layout,fuse-requant-activation,tile-layers{budget=256} | filecheck %s --check-prefix=TILE
-// RUN: imcc-opt %s -p combined-stationary-map{replicate=false},nonlinear-offload,fold-layout,fuse-requant-activation,tile-layers{budget=256},plan-memory,schedule,imc-to-isa | filecheck %s --check-prefix=TILEISA
+// RUN: imcc-opt %s -p combined-stationary-map{replicate=false},nonlinear-offload,fold-layout,fuse-requant-activation,tile-layers{budget=300} | filecheck %s --check-prefix=TILE
+// RUN: imcc-opt %s -p combined-stationary-map{replicate=false},nonlinear-offload,fold-layout,fuse-requant-activation,tile-layers{budget=300},plan-memory,schedule,imc-to-isa | filecheck %s --check-prefix=TILEISA
 // RUN: imcc-opt %s -p combined-stationary-map{replicate=false},nonlinear-offload,fold-layout,fuse-requant-activation,plan-memory,schedule | filecheck %s --check-prefix=PLACED
 // RUN: imcc-opt %s -p combined-stationary-map{replicate=false},nonlinear-offload,fold-layout,fuse-requant-activation,plan-memory,schedule,imc-to-isa | filecheck %s --check-prefix=ISA
 
@@ -27,8 +27,8 @@
 // LAYOUT-NOT: kernel = "onnx.Transpose"
 // FUSE-NOT: "onnx.Relu"
 // FUSE: "imc.requant"{{.*}}layer = "conv1", lo = 0.0
-// With a 256-byte tile budget conv1 (72 B in, 192 B accumulator, 192 B out) runs in two bands
-// of two output rows; each band brings its four input rows (the 3x3 kernel's halo) by DMA, the
+// With a 300-byte tile budget (two input tiles, accumulator and output tile) conv1 (72 B in,
+// 192 B accumulator, 192 B out) runs in two bands of two output rows; each band brings its four input rows (the 3x3 kernel's halo) by DMA, the
 // second band's before the first band's jobs (double buffering), and its output goes back into
 // the layer's output at its rows.
 // TILE: %[[OUT:[0-9]+]] = "imc.empty"() {buffers = ?} : () -> tensor<1x4x4x3xf32>
