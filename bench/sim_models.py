@@ -24,7 +24,7 @@ import numpy as np
 import sim_onnx
 import sim_quant as q
 from imcc.runtime.isa.program import Program
-from imcc.runtime.sim.numerics import gelu as runtime_gelu
+from imcc.runtime.sim.machine.numerics import gelu as runtime_gelu
 from imcc.runtime.targets import load_target
 from simprog import ProgramBuilder
 

@@ -21,9 +21,9 @@ from ..isa.program import TARGET_RE, Program
 from ..isa.table import PACKED
 from ..targets import Target, TargetError, find_target, load_target, loads_target
 from ..targets.loader import PRESET_DIR
-from .footprint import CheckError, check_program
-from .machine import MODES, np_dtype
-from .report import Record, Report
+from .cost.report import Record, Report
+from .machine.footprint import CheckError, check_program
+from .machine.machine import MODES, np_dtype
 
 
 class RunError(Exception):

@@ -44,13 +44,13 @@ import numpy as np
 
 from ..isa.table import PACKED
 from ..targets import Target
-from .cost import cost
-from .dataflow import ByteSet, coalesce, restore_set, written_spaces
-from .machine import Machine, SimError
-from .plan import compile_body, generic_step, view
-from .report import Record, Report, build_report
+from .cost.cost import cost
+from .cost.report import Record, Report, build_report
+from .cost.schedule import Scheduler
+from .fast.dataflow import ByteSet, coalesce, restore_set, written_spaces
+from .fast.plan import compile_body, generic_step, view
+from .machine.machine import Machine, SimError
 from .runner import RunError, RunResult, check_inputs, validate
-from .schedule import Scheduler
 
 # Float overflow, NaN and division by zero are part of the ISA's float semantics, not errors.
 QUIET = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}

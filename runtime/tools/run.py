@@ -28,10 +28,10 @@ import numpy as np
 from ..fileio import output_file_names, temp_beside
 from ..isa.errors import BinaryFormatError
 from ..isa.program import Program
-from ..sim import plot
-from ..sim.machine import MODES
+from ..sim.machine.machine import MODES
+from ..sim.present import plot
+from ..sim.present.trace import trace_json
 from ..sim.runner import RunError, prepare, run_program
-from ..sim.trace import trace_json
 from ..targets import TargetError, format_target_list, load_target
 
 _NAMED = re.compile(r"^([A-Za-z_][A-Za-z0-9_./]*)=(.+)$")
