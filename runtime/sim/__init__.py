@@ -10,7 +10,8 @@ one-shot `run_program` in `runner`.
 """
 
 from .machine.machine import MODES, Machine, SimError
-from .runner import RunError, RunResult, run_program
-from .session import Session
+from .runner import run_program
+from .session import RunResult, Session
+from .validate import RunError
 
 __all__ = ["MODES", "Machine", "RunError", "RunResult", "Session", "SimError", "run_program"]

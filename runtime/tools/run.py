@@ -31,7 +31,8 @@ from ..isa.program import Program
 from ..sim.machine.machine import MODES
 from ..sim.present import plot
 from ..sim.present.trace import trace_json
-from ..sim.runner import RunError, prepare, run_program
+from ..sim.runner import run_program
+from ..sim.validate import RunError, prepare
 from ..targets import TargetError, format_target_list, load_target
 
 _NAMED = re.compile(r"^([A-Za-z_][A-Za-z0-9_./]*)=(.+)$")

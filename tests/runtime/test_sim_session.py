@@ -23,8 +23,8 @@ from imcc.runtime.sim.cost.schedule import Scheduler
 from imcc.runtime.sim.machine.footprint import CheckError, check_program
 from imcc.runtime.sim.machine.machine import Machine, SimError
 from imcc.runtime.sim.machine.semantics import execute
-from imcc.runtime.sim.runner import check_inputs
 from imcc.runtime.sim.session import Session, prefix_length
+from imcc.runtime.sim.validate import check_inputs
 
 TINY = tiny_target()
 

@@ -12,7 +12,7 @@ import ast
 import json
 from dataclasses import dataclass
 
-from ...isa.program import DebugInfo
+from ...isa.entries import DebugInfo
 from ..machine.footprint import Footprint
 from .cost import Work
 from .schedule import Slot
