@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from imcc.runtime.sim.cost import (
+from imcc.runtime.sim.cost.cost import (
     analog_job_cycles,
     digital_add_cycles,
     digital_added,

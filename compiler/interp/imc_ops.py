@@ -1,17 +1,17 @@
 """Reference semantics of the ``imc`` dialect, registered with the interpreter on import.
 
-Every function calls the runtime's own arithmetic (``imcc.runtime.sim.numerics``) and the cores'
-kernel library (``imcc.runtime.kernels.library``), the very functions the simulator runs for the
-instructions these ops become: a module at the imc level and its binary agree bit for bit by
-construction. Arrays read through the target's ADC (the simulator's default ``adc`` mode);
-digital arrays give exact sums.
+Every function calls the runtime's own arithmetic (``imcc.runtime.sim.machine.numerics``) and the
+cores' kernel library (``imcc.runtime.kernels.library``), the very functions the simulator runs for
+the instructions these ops become: a module at the imc level and its binary agree bit for bit by
+construction. Arrays read through the target's ADC (the simulator's default ``adc`` mode); digital
+arrays give exact sums.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from imcc.runtime.kernels import library
-from imcc.runtime.sim import numerics as nx
+from imcc.runtime.sim.machine import numerics as nx
 
 from ..backend.target import module_target, weight_group
 from ..dialects import imc

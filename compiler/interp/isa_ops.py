@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from imcc.runtime.sim.runner import RunError, run_program
+from imcc.runtime.sim import RunError, run_program
 
 from ..backend.emit import emit_program, is_isa_module
 from ..backend.target import module_target

@@ -8,7 +8,7 @@ quantized layer: DAC codes, exact integer column sums per row tile, ADC reads, d
 from __future__ import annotations
 
 import numpy as np
-from imcc.runtime.sim import numerics as nx
+from imcc.runtime.sim.machine import numerics as nx
 
 from ..dialects.quant import ConvOp, CrossbarLayerOp, DepthwiseConvOp, LinearOp, code_range
 from ..ir.core import Operation

@@ -13,7 +13,7 @@ ADC reads it (shift per column group); the readings of the tiles accumulate in i
 tile, saturating); the digital periphery subtracts z·Σ_k c_k (int32) and, in float32, sums the
 planes' columns times their scales (times the input scale), in plane order, and adds the bias.
 :func:`crossbar_matmul` is exactly that, computed by the runtime's own arithmetic
-(``imcc.runtime.sim.numerics``: the ADC, the accumulation, ``cl.requant``), so a compiled
+(``imcc.runtime.sim.machine.numerics``: the ADC, the accumulation, ``cl.requant``), so a compiled
 program reproduces it bit for bit. With float inputs the layer is the ideal analog machine:
 ``x @ Ŵᵀ + b`` with the dequantized weights (:func:`ideal_matmul`).
 """
@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from imcc.runtime.sim import numerics as nx
+from imcc.runtime.sim.machine import numerics as nx
 
 WEIGHT_FORMATS = ("ternary", "int4")
 #: Largest |cell| of each format.

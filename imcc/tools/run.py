@@ -5,7 +5,8 @@
     imcc-run prog.bin ...            (handed to the runtime's runner, imcc.runtime.tools.run)
 
 Inputs are ``.npy``, ``.npz`` (every array in it, by its key) or ONNX ``TensorProto`` ``.pb`` files,
-given by name (``NAME=FILE``) or in the model's input order (``FILE``). They are checked against the
+given by name (``NAME=FILE``) or in the model's input order (``FILE``), read by the runtime's loader
+(`imcc.runtime.inputs`, whose docstring has the rules) as for binaries. They are checked against the
 model's inputs (names, element types, static dimensions) before anything runs. Outputs are written to
 ``DIR/<name>.npy``, all of them or none; without ``--output-dir`` a summary is printed.
 """
@@ -19,6 +20,7 @@ import sys
 import numpy as np
 
 from imcc.runtime.fileio import output_file_names, temp_beside
+from imcc.runtime.inputs import InputFileError, assign_inputs, read_inputs
 
 PROG = "imcc-run"
 
@@ -82,6 +84,16 @@ def _run_binary(argv: list[str]) -> int:
 
 
 def _body(argv: list[str]) -> int:
+    """Run an IR file or a model; input file problems become InputError (exit 1)."""
+    from imcc.compiler.tools.common import InputError
+
+    try:
+        return _run(argv)
+    except InputFileError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _run(argv: list[str]) -> int:
     from imcc.api import load_module
     from imcc.compiler.frontend.errors import InputShapeError, UnsupportedError
     from imcc.compiler.interp.interpreter import (
@@ -100,7 +112,7 @@ def _body(argv: list[str]) -> int:
             raise UsageError(f"--output-dir {args.output_dir}: exists and is not a folder")
     if not os.path.isfile(args.file):
         raise InputError(f"{args.file}: no such file")
-    named, positional = read_inputs(args.input)
+    named, unnamed = read_inputs(args.input)
     shapes = {name: array.shape for name, array in named.items()}
     try:
         module = load_module(args.file, shapes if not args.file.endswith(".mlir") else None)
@@ -114,7 +126,8 @@ def _body(argv: list[str]) -> int:
 
         PassManager(parse_pipeline(pipeline_to("onnx"))).run(module)
     func = main_function(module)
-    inputs = combine_inputs(arg_names(func), named, positional)
+    names = arg_names(func)
+    inputs = check_input_names(names, assign_inputs(names, named, unnamed, owner="model"))
     try:
         bind_inputs(func, inputs)  # every check before anything runs
         result = Interpreter(module, check_types=args.check_types).run(inputs)
@@ -128,99 +141,17 @@ def _body(argv: list[str]) -> int:
     return 0
 
 
-def read_inputs(items: list[str]) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
-    """Load ``--input`` items into named and positional arrays."""
-    from imcc.compiler.tools.common import UsageError
-
-    named: dict[str, np.ndarray] = {}
-    positional: list[np.ndarray] = []
-    for item in items:
-        name, path = _split(item)
-        arrays = load_array_file(path)
-        if name is not None:
-            if len(arrays) != 1:
-                raise UsageError(
-                    f"--input {item}: {path} holds {len(arrays)} arrays; name only single-array files"
-                )
-            arrays = {name: next(iter(arrays.values()))}
-        for key, array in arrays.items():
-            if key is None:
-                positional.append(array)
-            elif key in named:
-                raise UsageError(f"input '{key}' is given twice")
-            else:
-                named[key] = array
-    return named, positional
-
-
-def _split(item: str) -> tuple[str | None, str]:
-    """``NAME=FILE`` or ``FILE`` (a file that exists wins over a split at '=')."""
-    if os.path.exists(item) or "=" not in item:
-        return None, item
-    name, _, path = item.partition("=")
-    return name, path
-
-
-def load_array_file(path: str) -> dict[str | None, np.ndarray]:
-    """The arrays of one input file, keyed by name (None: positional). Never unpickles."""
+def check_input_names(names: list[str], inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``inputs`` in the model's input order; unknown or missing names are an InputError."""
     from imcc.compiler.tools.common import InputError
 
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: no such file")
-    try:
-        if path.endswith(".npz"):
-            with np.load(path, allow_pickle=False) as data:
-                return {key: data[key] for key in data.files}
-        if path.endswith(".pb"):
-            return _load_tensor_proto(path)
-        if path.endswith(".npy"):
-            return {None: np.load(path, allow_pickle=False)}
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{path}: not a readable array file ({exc})") from None
-    raise InputError(f"{path}: unknown input format (use .npy, .npz or .pb)")
-
-
-def _load_tensor_proto(path: str) -> dict[str | None, np.ndarray]:
-    import onnx
-    from google.protobuf.message import DecodeError
-    from onnx import numpy_helper
-
-    from imcc.compiler.tools.common import InputError
-
-    proto = onnx.TensorProto()
-    with open(path, "rb") as f:
-        data = f.read()
-    try:
-        proto.ParseFromString(data)
-    except DecodeError as exc:
-        raise InputError(f"{path}: not an ONNX TensorProto ({exc})") from None
-    if proto.data_location == onnx.TensorProto.EXTERNAL:
-        raise InputError(f"{path}: tensors with external data are not supported as inputs")
-    try:
-        array = numpy_helper.to_array(proto)
-    except Exception as exc:  # onnx raises several types for malformed tensors
-        raise InputError(f"{path}: malformed TensorProto ({exc})") from None
-    return {proto.name or None: array}
-
-
-def combine_inputs(names: list[str], named: dict, positional: list) -> dict[str, np.ndarray]:
-    """Named inputs plus positional ones filling the remaining names in order."""
-    from imcc.compiler.tools.common import InputError
-
-    unknown = sorted(set(named) - set(names))
+    unknown = sorted(set(inputs) - set(names))
     if unknown:
         raise InputError(f"unknown input(s) {unknown}; the model's inputs: {names}")
-    free = [n for n in names if n not in named]
-    if len(positional) > len(free):
-        raise InputError(
-            f"{len(positional)} positional input(s) given, but only {len(free)} input(s) remain: {free}"
-        )
-    out = dict(named)
-    out.update(zip(free, positional))
-    missing = [n for n in names if n not in out]
+    missing = [n for n in names if n not in inputs]
     if missing:
         raise InputError(f"missing input(s) {missing}")
-    return {n: out[n] for n in names}
+    return {n: inputs[n] for n in names}
 
 
 def write_outputs(folder: str, outputs: dict[str, np.ndarray]) -> list[str]:

@@ -3,8 +3,9 @@
 from .asm import AsmError, assemble, assemble_file
 from .disasm import disassemble, format_instr
 from .encoding import Instr, decode, decode_all, encode, encode_all
+from .entries import Const, DebugInfo, Tensor
 from .errors import BinaryFormatError, FieldError, ProgramError
-from .program import Const, DebugInfo, Program, Tensor, fingerprint_of
+from .program import Program, fingerprint_of
 from .table import BY_MNEMONIC, BY_OPCODE, TABLE
 
 __all__ = [

@@ -28,8 +28,9 @@ import numpy as np
 
 from .calls import CallError, call_from_json
 from .encoding import Instr, check_value
+from .entries import NAME_RE, ROLES, Const, DebugInfo, Tensor
 from .errors import FieldError, ProgramError
-from .program import NAME_RE, ROLES, Const, DebugInfo, Program, Tensor
+from .program import Program
 from .table import BY_MNEMONIC, DTYPES, MEMS, Field
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_./]*"

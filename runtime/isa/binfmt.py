@@ -37,8 +37,8 @@ import struct
 
 from .calls import CallError, decode_call, encode_call
 from .encoding import decode_all, encode_all
+from .entries import MAX_NDIM, ROLES, Const, DebugInfo, Tensor
 from .errors import BinaryFormatError
-from .program import MAX_NDIM, ROLES, Const, DebugInfo, Program, Tensor
 from .table import DTYPE_BY_CODE, DTYPES, MEMS
 
 MAGIC = b"IMCC"
@@ -65,14 +65,14 @@ def _str(s: str) -> bytes:
     return struct.pack("<H", len(b)) + b
 
 
-def _const_section(p: Program) -> bytes:
+def _const_section(p) -> bytes:
     return b"".join(
         _str(c.name) + struct.pack("<BII", DTYPES[c.dtype].code, c.count, len(c.raw)) + c.raw
         for c in p.consts
     )
 
 
-def _tensor_section(p: Program) -> bytes:
+def _tensor_section(p) -> bytes:
     blob_index = {c.name: i for i, c in enumerate(p.consts)}
     out = []
     for t in p.tensors:
@@ -86,8 +86,8 @@ def _tensor_section(p: Program) -> bytes:
     return b"".join(out)
 
 
-def write_program(p: Program) -> bytes:
-    """Serialize a validated Program (raises ProgramError if it does not validate)."""
+def write_program(p) -> bytes:
+    """Serialize a validated `Program` (raises ProgramError if it does not validate)."""
     p.validate()
     sections = [
         (encode_all(p.instrs), len(p.instrs)),
@@ -272,8 +272,10 @@ def _read_meta(r: _Reader, count: int) -> dict[str, str]:
     return out
 
 
-def read_program(data: bytes) -> Program:
-    """Parse a prog.bin image, validating header, checksum, every section and cross-reference."""
+def read_fields(data: bytes) -> dict:
+    """Parse a prog.bin image, validating header, checksum, every section and cross-reference;
+    return the `Program` fields it holds, by name (`Program.from_bytes` then checks the rules
+    that do not depend on the layout)."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise BinaryFormatError(f"expected bytes, got {type(data).__name__}")
     data = bytes(data)
@@ -295,6 +297,13 @@ def read_program(data: bytes) -> Program:
         raise BinaryFormatError(str(err)) from None
     for r in readers[1:]:
         r.done()
-    p = Program(instrs, tensors, consts, debug, meta, target, fp, calls)
-    p.validate(exc=BinaryFormatError)
-    return p
+    return {
+        "instrs": instrs,
+        "tensors": tensors,
+        "consts": consts,
+        "debug": debug,
+        "meta": meta,
+        "target": target,
+        "fingerprint": fp,
+        "calls": calls,
+    }

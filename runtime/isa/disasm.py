@@ -12,7 +12,8 @@ import numpy as np
 
 from .calls import call_to_json
 from .encoding import Instr
-from .program import Const, Program, Tensor
+from .entries import Const, Tensor
+from .program import Program
 from .table import BY_MNEMONIC, Field
 
 

@@ -2,7 +2,8 @@
 
 `Program.validate` holds every rule that does not depend on byte layout, so the binary reader, the
 writer and the assembler all enforce the same ones. Memory sizes come from the target, which this
-package does not load: `Program.check_memory` takes them as an argument.
+package does not load: `Program.check_memory` takes them as an argument. The table entries
+(`Tensor`, `Const`, `DebugInfo`) are defined in `entries`, the byte layout in `binfmt`.
 """
 
 from __future__ import annotations
@@ -11,24 +12,20 @@ import hashlib
 import math
 import os
 import re
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from ..fileio import temp_beside
+from . import binfmt
 from .calls import Call, CallError, check_call
 from .encoding import Instr, encode
-from .errors import FieldError, ProgramError
-from .packing import check_packed, pack, packed_nbytes, unpack
+from .entries import MAX_NDIM, NAME_RE, ROLES, Const, DebugInfo, Tensor
+from .errors import BinaryFormatError, FieldError, ProgramError
+from .packing import check_packed
 from .table import DTYPES, MEMS
 
-ROLES = ("input", "output", "const", "scratch")
-NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_./]{0,254}")
 TARGET_RE = re.compile(r"[A-Za-z0-9_.-]{0,31}")
 FINGERPRINT_BYTES = 16
-MAX_NDIM = 8
 MAX_STR = 0xFFFF  # strings are stored with a u16 length
 
 
@@ -36,80 +33,6 @@ def fingerprint_of(description: bytes | str) -> bytes:
     """The target fingerprint stored in binaries: the first 16 bytes of SHA-256 of the description."""
     data = description.encode() if isinstance(description, str) else bytes(description)
     return hashlib.sha256(data).digest()[:FINGERPRINT_BYTES]
-
-
-def _f32(x: float) -> float:
-    return struct.unpack("<f", struct.pack("<f", x))[0]
-
-
-@dataclass
-class Tensor:
-    """One tensor table entry: where a named tensor lives and how it is quantized.
-
-    A ``const`` tensor's data is the constant blob of the same name (same dtype, size elements).
-    ``scales`` optionally names an f32 blob of per-channel scales along ``axis``.
-    """
-
-    name: str
-    role: str
-    dtype: str
-    shape: tuple[int, ...]
-    mem: str
-    addr: int
-    scale: float = 1.0
-    zp: int = 0
-    scales: str | None = None
-    axis: int = 0
-
-    def __post_init__(self):
-        self.shape = tuple(int(d) for d in self.shape)
-        try:
-            self.scale = _f32(float(self.scale))
-        except OverflowError:
-            raise ProgramError(f"tensor {self.name}: scale {self.scale} out of f32 range") from None
-
-    @property
-    def size(self) -> int:
-        """Number of elements."""
-        return math.prod(self.shape)
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes the tensor occupies in memory (packed for t2/i4)."""
-        return packed_nbytes(self.dtype, self.size)
-
-
-@dataclass
-class Const:
-    """A constant blob: ``count`` elements of ``dtype``, stored packed in ``raw``."""
-
-    name: str
-    dtype: str
-    count: int
-    raw: bytes
-
-    @classmethod
-    def from_values(cls, name: str, dtype: str, values) -> Const:
-        """Pack ``values`` (flattened, C order); raise ProgramError if they do not fit ``dtype``."""
-        if dtype not in DTYPES:
-            raise ProgramError(f"const {name}: unknown dtype {dtype!r}")
-        arr = np.asarray(values)
-        try:
-            return cls(name, dtype, int(arr.size), pack(dtype, arr))
-        except ValueError as e:
-            raise ProgramError(f"const {name}: {e}") from None
-
-    def values(self) -> np.ndarray:
-        """The unpacked values as a flat array (int8 for t2/i4)."""
-        return unpack(self.dtype, self.raw, self.count)
-
-
-@dataclass(frozen=True)
-class DebugInfo:
-    """Where an instruction came from: the IR op and the ONNX node."""
-
-    ir_op: str
-    onnx_node: str
 
 
 @dataclass
@@ -144,16 +67,14 @@ class Program:
 
     def to_bytes(self) -> bytes:
         """Serialize to the prog.bin format (validating first)."""
-        from .binfmt import write_program
-
-        return write_program(self)
+        return binfmt.write_program(self)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Program:
         """Parse and fully validate a prog.bin image; raise BinaryFormatError on any defect."""
-        from .binfmt import read_program
-
-        return read_program(data)
+        program = cls(**binfmt.read_fields(data))
+        program.validate(exc=BinaryFormatError)
+        return program
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Program:

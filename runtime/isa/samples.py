@@ -10,7 +10,8 @@ import numpy as np
 
 from .calls import Call, Operand
 from .encoding import Instr
-from .program import Const, DebugInfo, Program, Tensor, fingerprint_of
+from .entries import Const, DebugInfo, Tensor
+from .program import Program, fingerprint_of
 from .table import TABLE, Field, InstrSpec
 
 _SPECIAL_F32 = (0.0, -0.0, 1.0, -2.5, 1e-5, 3.4028234663852886e38, float("inf"), float("-inf"))

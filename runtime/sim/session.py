@@ -44,18 +44,42 @@ import numpy as np
 
 from ..isa.table import PACKED
 from ..targets import Target
-from .cost import cost
-from .dataflow import ByteSet, coalesce, restore_set, written_spaces
-from .machine import Machine, SimError
-from .plan import compile_body, generic_step, view
-from .report import Record, Report, build_report
-from .runner import RunError, RunResult, check_inputs, validate
-from .schedule import Scheduler
+from .cost.cost import cost
+from .cost.report import Record, Report, build_report
+from .cost.schedule import Scheduler
+from .fast.dataflow import ByteSet, coalesce, restore_set, written_spaces
+from .fast.plan import compile_body, generic_step, view
+from .machine.machine import Machine, SimError
+from .validate import RunError, check_inputs, validate
 
 # Float overflow, NaN and division by zero are part of the ISA's float semantics, not errors.
 QUIET = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}
 # Restored intervals this close together are copied as one (restoring a byte is always harmless).
 RESTORE_GAP = 4096
+
+
+class RunResult:
+    """Outputs (name -> array, in the program's output order), the report and the timeline.
+
+    ``report`` may be given as a function that makes it: it is then made on first access (a
+    `Session` reuses one report for identical runs and hands out copies only when asked).
+    """
+
+    def __init__(self, outputs, report, records=(), target: Target | None = None):
+        self.outputs: dict[str, np.ndarray] = outputs
+        self._report = report
+        self.records: list[Record] = list(records)
+        self.target = target
+
+    @property
+    def report(self) -> Report:
+        """The run's `Report`."""
+        if callable(self._report):
+            self._report = self._report()
+        return self._report
+
+    def __repr__(self) -> str:
+        return f"RunResult(outputs={sorted(self.outputs)}, target={getattr(self.target, 'name', None)!r})"
 
 
 class Session:

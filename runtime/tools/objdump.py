@@ -14,8 +14,9 @@ from pathlib import Path
 
 from imcc.runtime.isa.binfmt import HEADER, SECTION, SECTION_KINDS
 from imcc.runtime.isa.disasm import disassemble, format_instr
+from imcc.runtime.isa.entries import Tensor
 from imcc.runtime.isa.errors import BinaryFormatError
-from imcc.runtime.isa.program import Program, Tensor
+from imcc.runtime.isa.program import Program
 
 
 def _header_lines(path: Path, data: bytes, p: Program) -> list[str]:

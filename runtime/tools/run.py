@@ -6,7 +6,8 @@
     imcc-run --list-targets
 
 Inputs are ``NAME=FILE`` or ``FILE`` (.npy, .npz with one entry per input name, or an ONNX
-TensorProto .pb); unnamed files fill the program's inputs in order. Everything is validated before
+TensorProto .pb), read by `imcc.runtime.inputs` under the same rules as the inputs of IR files;
+unnamed files fill the program's inputs in order. Everything is validated before
 the first instruction runs; outputs (one NAME.npy per program output, reports, trace, plots) are
 written only after a successful run, each atomically, all or nothing. A user error prints one
 ``error:`` line on stderr and exits 1.
@@ -18,7 +19,6 @@ import argparse
 import io
 import json
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -26,15 +26,15 @@ from pathlib import Path
 import numpy as np
 
 from ..fileio import output_file_names, temp_beside
+from ..inputs import InputFileError, load_inputs
 from ..isa.errors import BinaryFormatError
 from ..isa.program import Program
-from ..sim import plot
-from ..sim.machine import MODES
-from ..sim.runner import RunError, prepare, run_program
-from ..sim.trace import trace_json
+from ..sim.machine.machine import MODES
+from ..sim.present import plot
+from ..sim.present.trace import trace_json
+from ..sim.runner import run_program
+from ..sim.validate import RunError, prepare
 from ..targets import TargetError, format_target_list, load_target
-
-_NAMED = re.compile(r"^([A-Za-z_][A-Za-z0-9_./]*)=(.+)$")
 
 
 class UserError(Exception):
@@ -113,7 +113,7 @@ def main(argv=None) -> int:
             print(load_target(args.describe_target).describe())
             return 0
         return run_binary(args)
-    except (UserError, RunError, TargetError) as err:
+    except (UserError, InputFileError, RunError, TargetError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
 
@@ -124,7 +124,8 @@ def run_binary(args: argparse.Namespace) -> int:
         raise UserError("no program given (imcc-run PROG.bin ...; --help for usage)")
     program = _load_program(args.program)
     overrides = _parse_overrides(args.overrides)
-    inputs = _load_inputs(args.input, program)
+    names = [t.name for t in program.tensors if t.role == "input"]
+    inputs = load_inputs(args.input, names, owner="program")
     _check_destinations(args)
     # everything the run needs is checked here, before any instruction executes
     prepare(program, inputs, args.target, overrides, args.mode, args.drift_time, args.seed)
@@ -164,73 +165,6 @@ def _parse_overrides(items: list[str]) -> dict[str, str]:
             raise UserError(f"--set {item!r}: expected KEY=VALUE")
         out[key.strip()] = value
     return out
-
-
-def _load_inputs(specs: list[str], program: Program) -> dict[str, np.ndarray]:
-    """Read every --input file; unnamed ones fill the program's remaining inputs in order."""
-    names = [t.name for t in program.tensors if t.role == "input"]
-    named: dict[str, np.ndarray] = {}
-    positional: list[tuple[str, np.ndarray]] = []
-    for spec in specs:
-        m = _NAMED.match(spec)
-        if m and not Path(spec).exists():
-            name, path = m.groups()
-            named_here = _read_file(path, name)
-        else:
-            path, named_here = spec, _read_file(spec, None)
-        for key, value in named_here.items():
-            if key is None:
-                positional.append((path, value))
-            elif key in named:
-                raise UserError(f"{path}: input '{key}' given twice")
-            else:
-                named[key] = value
-    free = [n for n in names if n not in named]
-    if len(positional) > len(free):
-        raise UserError(
-            f"{positional[len(free)][0]}: more input files than program inputs ({', '.join(names)})"
-        )
-    for (_, value), name in zip(positional, free):
-        named[name] = value
-    return named
-
-
-def _read_file(path: str, name: str | None) -> dict:
-    """{name or None: array} from one file; .npz gives one entry per array."""
-    suffix = Path(path).suffix.lower()
-    try:
-        if suffix == ".npy":
-            return {name: np.load(path, allow_pickle=False)}
-        if suffix == ".npz":
-            with np.load(path, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in sorted(npz.files)}
-            if name is not None:
-                if len(arrays) != 1:
-                    raise UserError(f"{path}: NAME=FILE.npz needs exactly one array in the file")
-                return {name: next(iter(arrays.values()))}
-            return arrays
-        if suffix == ".pb":
-            return _read_tensor_proto(path, name)
-    except OSError as err:
-        raise UserError(f"{path}: cannot read: {err.strerror or err}") from None
-    except ValueError as err:
-        raise UserError(f"{path}: not a valid {suffix} file: {err}") from None
-    raise UserError(f"{path}: unknown input format (expected .npy, .npz or .pb)")
-
-
-def _read_tensor_proto(path: str, name: str | None) -> dict:
-    import onnx
-    from onnx import numpy_helper
-
-    proto = onnx.TensorProto()
-    try:
-        proto.ParseFromString(Path(path).read_bytes())
-        value = numpy_helper.to_array(proto)
-    except OSError:
-        raise
-    except Exception as err:  # protobuf raises its own DecodeError types
-        raise UserError(f"{path}: not an ONNX TensorProto: {err}") from None
-    return {name if name is not None else (proto.name or None): value}
 
 
 # --- writing --------------------------------------------------------------------------------------

@@ -174,3 +174,21 @@ def test_binaries_go_to_the_runtime_runner(tmp_path, capsys):
         assert code == 2 and "needs the runtime's runner (imcc.runtime.tools.run)" in err
     else:  # the runtime's runner read it and refused it with its own one-line error
         assert code == 1 and err.startswith("error:") and "prog.bin" in err
+
+
+def test_inputs_follow_the_shared_loader_rules(tmp_path, two_input_module, capsys):
+    # the runtime's loader (imcc.runtime.inputs), as for binaries: suffixes in any case,
+    # NAME=FILE.npz for one-array files, its errors as one line with exit code 1
+    a, b = _arrays()
+    with open(tmp_path / "A.NPY", "wb") as f:
+        np.save(f, a)
+    np.savez(tmp_path / "b.npz", anything=b)
+    argv = [two_input_module, "--input", str(tmp_path / "A.NPY"), "--input"]
+    assert run_tool.main([*argv, f"b={tmp_path / 'b.npz'}"]) == 0
+    assert "sum: float32 [2, 3]" in capsys.readouterr().out
+    np.savez(tmp_path / "two.npz", a=a, b=b)
+    assert run_tool.main([*argv, f"b={tmp_path / 'two.npz'}"]) == 1
+    assert "a named input needs a file with one array" in capsys.readouterr().err
+    (tmp_path / "b.txt").write_text("1")
+    assert run_tool.main([*argv, str(tmp_path / "b.txt")]) == 1
+    assert "unknown input format" in capsys.readouterr().err

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 from imcc.runtime.isa.encoding import Instr
 from imcc.runtime.isa.program import Program, Tensor
-from imcc.runtime.sim.footprint import footprint
-from imcc.runtime.sim.machine import Machine
-from imcc.runtime.sim.semantics import execute
+from imcc.runtime.sim.machine.footprint import footprint
+from imcc.runtime.sim.machine.machine import Machine
+from imcc.runtime.sim.machine.semantics import execute
 from imcc.runtime.targets import load_target
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from _simkit import program, tiny_target
 from imcc.runtime.isa.encoding import Instr
-from imcc.runtime.sim.cost import (
+from imcc.runtime.sim.cost.cost import (
     analog_job_cycles,
     cost,
     digital_add_cycles,
     write_cycles,
 )
-from imcc.runtime.sim.machine import Machine
+from imcc.runtime.sim.machine.machine import Machine
 from imcc.runtime.sim.runner import run_program
 from imcc.runtime.targets import load_target
 

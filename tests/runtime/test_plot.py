@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from imcc.runtime.isa.asm import assemble_file
 from imcc.runtime.isa.encoding import Instr
 from imcc.runtime.isa.program import DebugInfo, Program
-from imcc.runtime.sim import plot
-from imcc.runtime.sim.png import encode_png
-from imcc.runtime.sim.raster import (
+from imcc.runtime.sim.present import plot
+from imcc.runtime.sim.present.png import encode_png
+from imcc.runtime.sim.present.raster import (
     ELLIPSIS,
     GREY,
     Canvas,

@@ -213,3 +213,17 @@ def test_list_and_describe_targets(capsys):
     assert out.splitlines()[0].startswith("bert-chip") and "cluster" in out and "fat" in out
     assert main(["--describe-target", "fat"]) == 0
     assert "cycles_per_bit_parapim" in capsys.readouterr().out
+
+
+def test_inputs_follow_the_shared_loader_rules(prog, tmp_path, capsys):
+    # suffixes in any case and NAME=FILE.npz for a one-array file, as for IR files (imcc.tools.run)
+    with open(tmp_path / "X.NPY", "wb") as f:
+        np.save(f, X)
+    np.savez(tmp_path / "one.npz", whatever=X)
+    for item in (str(tmp_path / "X.NPY"), f"x={tmp_path / 'one.npz'}"):
+        out = tmp_path / f"o{len(item)}"
+        assert main([str(prog), "-i", item, "-o", str(out)]) == 0
+        assert np.array_equal(np.load(out / "y.npy"), _expected())
+    (tmp_path / "x.txt").write_text("1 2 3")
+    _bad(tmp_path, capsys, [str(prog), "-i", str(tmp_path / "x.txt")], "unknown input format")
+    _bad(tmp_path, capsys, [str(prog), "-i", f"={tmp_path / 'one.npz'}"], "no input name")

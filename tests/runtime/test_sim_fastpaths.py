@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from _simkit import ANALOG, DYNAMIC, machine, put, run
 from imcc.runtime.isa import packing
-from imcc.runtime.sim import engines
-from imcc.runtime.sim import numerics as nx
+from imcc.runtime.sim.fast import engines
+from imcc.runtime.sim.machine import numerics as nx
 
 F32 = np.float32
 SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e30, -1e30], F32)

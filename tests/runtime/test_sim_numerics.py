@@ -1,11 +1,11 @@
-"""The exact-arithmetic contract of runtime/sim/numerics.py."""
+"""The exact-arithmetic contract of runtime/sim/machine/numerics.py."""
 
 from __future__ import annotations
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from imcc.runtime.sim import numerics as nx
+from imcc.runtime.sim.machine import numerics as nx
 
 
 def test_exact_matmul_matches_int64_on_every_path():

@@ -14,12 +14,13 @@ import pytest
 from _simkit import ANALOG, DIGITAL, DYNAMIC, machine, program
 from imcc.runtime.isa.encoding import Instr
 from imcc.runtime.isa.program import Const, Tensor
-from imcc.runtime.sim import engines, run_program
-from imcc.runtime.sim import numerics as nx
-from imcc.runtime.sim.dataflow import ByteSet, overlaps
-from imcc.runtime.sim.footprint import Range, footprint
-from imcc.runtime.sim.plan import compile_body
-from imcc.runtime.sim.semantics import execute
+from imcc.runtime.sim import run_program
+from imcc.runtime.sim.fast import engines
+from imcc.runtime.sim.fast.dataflow import ByteSet, overlaps
+from imcc.runtime.sim.fast.plan import compile_body
+from imcc.runtime.sim.machine import numerics as nx
+from imcc.runtime.sim.machine.footprint import Range, footprint
+from imcc.runtime.sim.machine.semantics import execute
 from test_sim_session import TINY, assert_same, reference_run
 
 F32 = np.float32

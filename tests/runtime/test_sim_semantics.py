@@ -9,8 +9,8 @@ import pytest
 from _simkit import ANALOG, DIGITAL, DYNAMIC, machine, put, run
 from imcc.runtime.isa.packing import pack
 from imcc.runtime.isa.table import BY_MNEMONIC
-from imcc.runtime.sim.footprint import CheckError
-from imcc.runtime.sim.machine import SimError
+from imcc.runtime.sim.machine.footprint import CheckError
+from imcc.runtime.sim.machine.machine import SimError
 
 RNG = np.random.default_rng(0)
 F32 = np.float32

@@ -17,14 +17,14 @@ from imcc.runtime.isa.encoding import Instr
 from imcc.runtime.isa.packing import pack
 from imcc.runtime.isa.program import Const, Program, Tensor
 from imcc.runtime.sim import RunError, run_program
-from imcc.runtime.sim.cost import cost
-from imcc.runtime.sim.footprint import CheckError, check_program
-from imcc.runtime.sim.machine import Machine, SimError
-from imcc.runtime.sim.report import Record, build_report
-from imcc.runtime.sim.runner import check_inputs
-from imcc.runtime.sim.schedule import Scheduler
-from imcc.runtime.sim.semantics import execute
+from imcc.runtime.sim.cost.cost import cost
+from imcc.runtime.sim.cost.report import Record, build_report
+from imcc.runtime.sim.cost.schedule import Scheduler
+from imcc.runtime.sim.machine.footprint import CheckError, check_program
+from imcc.runtime.sim.machine.machine import Machine, SimError
+from imcc.runtime.sim.machine.semantics import execute
 from imcc.runtime.sim.session import Session, prefix_length
+from imcc.runtime.sim.validate import check_inputs
 
 TINY = tiny_target()
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..isa.packing import packed_nbytes
-from ..isa.table import BY_MNEMONIC, DTYPES
-from ..kernels import library
+from ...isa.packing import packed_nbytes
+from ...isa.table import BY_MNEMONIC, DTYPES
+from ...kernels import library
 from .numerics import out_size
 
 

@@ -23,8 +23,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..machine.machine import Machine
 from .dataflow import overlaps
-from .machine import Machine
 
 F32 = np.float32
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..isa.table import DTYPES
+from ...isa.table import DTYPES
 from . import numerics
 from .noise import DeviceModel
 

@@ -1,8 +1,8 @@
 """Prepared instructions: each one turned once into a closure over views of the machine's memory.
 
-`semantics.py` says what an instruction does, starting from its fields every time. A `Session`
-runs the same instructions over and over, so `compile_step` does the field work once: it makes
-the typed (and strided) numpy views of every operand, tiles per-channel constants that never
+`machine/semantics.py` says what an instruction does, starting from its fields every time. A
+`Session` runs the same instructions over and over, so `compile_step` does the field work once: it
+makes the typed (and strided) numpy views of every operand, tiles per-channel constants that never
 change, picks the kernel and binds it all in a closure ``step()``. The kernels are the same
 `numerics` functions the semantics use, writing straight into memory through ``out=`` and reusing
 `Scratch` buffers, so a step computes exactly what `semantics.execute` computes (the tests compare
@@ -24,12 +24,12 @@ from functools import partial
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from ..machine import numerics as nx
+from ..machine.footprint import dense, mvm_jobs, out_hw
+from ..machine.machine import Machine, np_dtype
+from ..machine.semantics import SEMANTICS
 from . import engines
-from . import numerics as nx
-from .footprint import dense, mvm_jobs, out_hw
-from .machine import Machine, np_dtype
 from .plan_context import Context, Scratch
-from .semantics import SEMANTICS
 
 F32 = np.float32
 # Elements of a tiled per-channel constant: long enough for numpy's contiguous inner loops

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from .report import Record, _unit_order, layer_info, layer_name
+from ..cost.report import Record, _unit_order, layer_info, layer_name
 
 
 def build_trace(target, program, records: list[Record]) -> dict:

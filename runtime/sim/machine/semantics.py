@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..isa.packing import check_packed, packed_nbytes, unpack
-from ..isa.table import BY_MNEMONIC
-from ..kernels import library
+from ...isa.packing import check_packed, packed_nbytes, unpack
+from ...isa.table import BY_MNEMONIC
+from ...kernels import library
 from . import numerics as nx
 from .footprint import out_hw
 from .machine import Machine, SimError, np_dtype

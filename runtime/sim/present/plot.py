@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..cost.report import layer_info, layer_name
 from .raster import (
     BLACK,
     DARK,
@@ -36,7 +37,6 @@ from .raster import (
     text_width,
     x_axis,
 )
-from .report import layer_info, layer_name
 
 FILES = ("layers.png", "units.png", "arrays.png")
 MARGIN = 12

@@ -34,7 +34,7 @@ from functools import partial
 
 import numpy as np
 
-from . import numerics as nx
+from ..machine import numerics as nx
 
 F32_EXACT = 1 << 24
 INT16_MAX = (1 << 15) - 1

@@ -12,9 +12,9 @@ import ast
 import json
 from dataclasses import dataclass
 
-from ..isa.program import DebugInfo
+from ...isa.entries import DebugInfo
+from ..machine.footprint import Footprint
 from .cost import Work
-from .footprint import Footprint
 from .schedule import Slot
 
 UNATTRIBUTED = "(unattributed)"

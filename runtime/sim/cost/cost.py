@@ -26,9 +26,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..isa.table import BY_MNEMONIC, DTYPES
-from ..kernels import library
-from .footprint import mvm_jobs, out_hw
+from ...isa.table import BY_MNEMONIC, DTYPES
+from ...kernels import library
+from ..machine.footprint import mvm_jobs, out_hw
 
 INPUT_BITS = 8  # xb.mvm inputs are 8-bit (i8 or u8)
 MAC_KERNELS = ("dwconv", "matmul_i8", "matmul_f32")
