@@ -44,7 +44,7 @@ from ..ir.attributes import ArrayAttr, DenseElementsAttr, FloatAttr, IntegerAttr
 from ..ir.diagnostics import VerificationError
 from ..ir.ops import AttrDef, IROp, OperandDef, Pure, ResultDef, tensor_or_none, tensor_type
 from ..ir.types import FloatType, IntegerType, NoneType, RankedTensorType, f32
-from ..quant.crossbar import CELL_LIMIT, WEIGHT_FORMATS, CrossbarWeights, Readout
+from ..precision.numerics.crossbar import CELL_LIMIT, WEIGHT_FORMATS, CrossbarWeights, Readout
 
 #: Largest DAC width the int8 activation tensors can hold.
 MAX_ACT_BITS = 8

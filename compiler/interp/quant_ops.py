@@ -2,7 +2,8 @@
 
 These functions are the executable definition of what the crossbar hardware computes for a
 quantized layer: DAC codes, exact integer column sums per row tile, ADC reads, digital rescale
-(see ``compiler/quant/crossbar.py``). A layer with a float input runs the ideal analog product.
+(see ``compiler/precision/numerics/crossbar.py``). A layer with a float input runs the ideal
+analog product.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from imcc.runtime.sim import numerics as nx
 from ..dialects.quant import ConvOp, CrossbarLayerOp, DepthwiseConvOp, LinearOp, code_range
 from ..ir.core import Operation
 from ..ir.types import numpy_dtype
-from ..quant.actquant import dynamic_row_scales
-from ..quant.crossbar import crossbar_matmul, ideal_matmul, im2col, rows_to_nchw
+from ..precision.numerics.actquant import dynamic_row_scales
+from ..precision.numerics.crossbar import crossbar_matmul, ideal_matmul, im2col, rows_to_nchw
 from .interpreter import Array, Interpreter, InterpreterError, register_interpreter
 
 

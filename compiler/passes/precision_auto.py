@@ -10,7 +10,6 @@ from ..interp.interpreter import main_function, result_names
 from ..ir.attributes import BoolAttr, FloatAttr, IntegerAttr
 from ..ir.builtin import ModuleOp
 from ..pm import Pass, PassFailure, register_pass
-from ..precision import metrics
 from ..precision.activations import MODES, ActSpec
 from ..precision.auto import (
     Measurer,
@@ -27,6 +26,7 @@ from ..precision.auto import (
 from ..precision.calibration import calibration_for
 from ..precision.clone import clone_module, install
 from ..precision.layers import float_layers, quant_layers
+from ..precision.numerics import metrics
 from ..precision.record import record_model, remember_reference
 from ..precision.target import array_params
 

@@ -11,11 +11,11 @@ from ..ir.core import Operation
 from ..pm import Pass, register_pass
 from ..precision.activations import MODES, ActSpec, convert_layer
 from ..precision.calibration import calibration_for
+from ..precision.numerics.actquant import CALIBRATION_METHODS
+from ..precision.numerics.adc import ADC_CRITERIA
 from ..precision.record import record_model
 from ..precision.runner import run_streams
 from ..precision.target import array_params
-from ..quant.actquant import CALIBRATION_METHODS
-from ..quant.adc import ADC_CRITERIA
 
 
 @register_pass

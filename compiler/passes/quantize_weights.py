@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from ..backend.target import target_name
 from ..ir.builtin import ModuleOp
 from ..pm import Pass, register_pass
-from ..precision.fitting import WeightSpec
+from ..precision.numerics.fitting import WeightSpec
 from ..precision.target import array_params
 from ..precision.weights_pass import quantize_weights
 

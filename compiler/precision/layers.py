@@ -22,7 +22,7 @@ from ..ir.core import Operation, Value
 from ..ir.diagnostics import NameLoc
 from ..ir.rewriter import constant_value, is_trivially_dead
 from ..ir.types import NoneType, RankedTensorType, f32
-from ..quant.crossbar import CrossbarWeights, conv_matrix, gather_rows, im2col
+from .numerics.crossbar import CrossbarWeights, conv_matrix, gather_rows, im2col
 
 FLOAT_LINEAR = "nn.linear"
 FLOAT_CONV = "onnx.Conv"

@@ -16,9 +16,9 @@ import math
 from ..ir.attributes import FloatAttr, StringAttr
 from ..ir.builtin import ModuleOp
 from ..ir.core import Operation
-from . import metrics
 from .calibration import Calibration
 from .layers import quant_layers
+from .numerics import metrics
 from .runner import StreamRun
 
 

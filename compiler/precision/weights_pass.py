@@ -9,8 +9,8 @@ from collections.abc import Callable
 from ..ir.builtin import ModuleOp
 from ..ir.core import Operation
 from .calibration import Calibration, calibration_for
-from .fitting import WeightSpec, fit_layer
 from .layers import Layer, build_layer_op, float_layers, replace_layer
+from .numerics.fitting import WeightSpec, fit_layer
 from .record import is_float_model, record_model, remember_reference, set_float
 from .runner import run_streams
 

@@ -32,7 +32,7 @@ from ..ir.verifier import verify
 from ..pipelines import DEFAULT_LEVEL, IR_LEVELS, LEVELS, level, pipeline_to
 from ..pm.pass_base import describe_passes
 from ..pm.pipeline import parse_pipeline
-from ..precision import cli as precision_cli
+from . import precision_flags
 from .common import (
     ArgumentParser,
     UsageError,
@@ -109,7 +109,7 @@ def make_parser() -> ArgumentParser:
         action="store_true",
         help="leave large constants' bytes out of the IR text (for reading)",
     )
-    precision_cli.add_precision_flags(p)
+    precision_flags.add_precision_flags(p)
     add_pass_manager_flags(p)
     return p  # fmt: skip
 
@@ -194,7 +194,7 @@ def _compile(args, shapes) -> int:
     if lv.name == "bin" and args.output in (None, "-") and sys.stdout.isatty():
         raise UsageError("refusing to write a binary program to a terminal; give -o prog.bin")
     try:
-        overrides = precision_cli.level_overrides(args)
+        overrides = precision_flags.level_overrides(args)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     passes = parse_pipeline(
@@ -207,7 +207,7 @@ def _compile(args, shapes) -> int:
     try:
         verify(module)
         module_target(module)  # a bad --target is an error before any pass runs
-        precision_cli.prepare(args, module)
+        precision_flags.prepare(args, module)
         pm.run(module)
     except IRError as exc:
         # Errors located in the input file show its offending line.
@@ -215,7 +215,7 @@ def _compile(args, shapes) -> int:
         if text is not None and isinstance(loc, FileLineColLoc) and loc.filename == args.input:
             exc.source = text
         raise
-    precision_cli.finish(args, module)
+    precision_flags.finish(args, module)
     if timing:
         sys.stderr.write(f"  import: {import_seconds:.4f} s\n" + timing.report())
     if lv.name in IR_LEVELS:
