@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import imcc.compiler.passes  # noqa: F401  (registers the passes)
 import numpy as np
 from imcc.compiler.interp.interpreter import run_module
 from imcc.compiler.pm import PassManager, parse_pipeline

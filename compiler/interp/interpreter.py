@@ -3,8 +3,9 @@
 It is the executable definition of the graph-level dialects: every stage of the compiler can be
 run and compared with onnxruntime and with the stage before. Each op name maps to one function in
 :data:`INTERPRETERS`, ``fn(op, inputs, interpreter) -> outputs`` (absent values are ``None``).
-onnx ops run through the kernel registry, with their attributes turned back into plain values;
-dialects added later register their ops the same way::
+onnx ops run through the kernel library (runtime/kernels/onnx), with their attributes turned back
+into plain values: the dialect lists its op types, and this module checks at import that the library
+has a kernel for each (:func:`check_kernels`). Other dialects register their ops the same way::
 
     @register_interpreter("imc.mvm")
     def _mvm(op, inputs, interp):
@@ -26,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from imcc.runtime.kernels.onnx import KernelContext, KernelError, kernel_for
+from imcc.runtime.kernels.onnx import KERNELS, KernelContext, KernelError, kernel_for
 
 from ..dialects.func import FuncOp
 from ..dialects.onnx import ONNX_OPS, module_opset, plain_attributes
@@ -291,4 +292,18 @@ def _onnx_op(op: Operation, inputs: list[Array], interp: Interpreter) -> list[Ar
     return [None if isinstance(r.type, NoneType) else out for r, out in zip(op.results, outputs)]
 
 
+def check_kernels(op_types, kernels) -> None:
+    """Fail, naming them, when the onnx dialect defines op types the kernel library cannot run
+    (``onnx.Constant`` is evaluated here, not by a kernel)."""
+    missing = [t for t in op_types if t != "Constant" and t not in kernels]
+    if missing:
+        raise ImportError(
+            f"the onnx dialect defines {', '.join('onnx.' + t for t in missing)}, but the kernel "
+            "library (imcc.runtime.kernels.onnx.KERNELS) has no kernel for "
+            + ("them" if len(missing) > 1 else "it")
+        )
+
+
+# The dialect defines the op set, the interpreter implements it: every listed op needs a kernel.
+check_kernels(ONNX_OPS, KERNELS)
 register_interpreter(*(cls.name for t, cls in ONNX_OPS.items() if t != "Constant"))(_onnx_op)

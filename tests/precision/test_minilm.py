@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import imcc.compiler.passes  # noqa: F401  (registers the passes)
 import numpy as np
 import pytest
 from imcc.compiler.interp.interpreter import run_module

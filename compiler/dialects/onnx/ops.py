@@ -70,7 +70,7 @@ def set_module_opset(module: ModuleOp, opset: int) -> None:
 
 
 def to_attribute(value, onnx_type: int) -> Attribute:
-    """The IR attribute holding a plain attribute value (see onnx_defaults) of ONNX type
+    """The IR attribute holding a plain attribute value (see attribute_values.py) of ONNX type
     ``onnx_type``. Raises ValueError for tensors of element types the IR cannot hold."""
     if onnx_type == _A.INT:
         return IntegerAttr(int(value))
