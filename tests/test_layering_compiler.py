@@ -73,3 +73,27 @@ def test_importing_precision_numerics_loads_no_ir():
         m for m in loaded if m not in parents and not m.startswith(f"{PACKAGE}.precision.numerics")
     ]
     assert not others, f"importing the numerics loads {others}"
+
+
+def test_no_op_name_literals_outside_the_dialects_and_the_ir():
+    """Passes, the interpreter, the precision code and the tools match ops by class
+    (``isinstance(op, SoftmaxOp)``, patterns rooted on a class, ``register_interpreter(Op)``),
+    so a renamed op fails at import instead of silently never matching."""
+    import imcc.compiler.dialects  # noqa: F401  (registers every op)
+    from imcc.compiler.ir.ops import OP_REGISTRY
+
+    outside = [
+        p
+        for p in [*compiler_files(), *sorted((ROOT / "imcc").rglob("*.py"))]
+        if p.parent.name != "__pycache__"
+        and not p.is_relative_to(COMPILER / "dialects")
+        and not p.is_relative_to(COMPILER / "ir")
+    ]
+    found = [
+        f"{path.relative_to(ROOT)}:{node.lineno}: {node.value!r}"
+        for path in outside
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        and node.value in OP_REGISTRY
+    ]  # fmt: skip
+    assert len(found) == 0, "op names spelled as strings:\n" + "\n".join(found)

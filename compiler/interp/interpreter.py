@@ -1,13 +1,13 @@
 """The reference interpreter: runs a module's ``main`` function op by op with numpy.
 
 It is the executable definition of the graph-level dialects: every stage of the compiler can be
-run and compared with onnxruntime and with the stage before. Each op name maps to one function in
-:data:`INTERPRETERS`, ``fn(op, inputs, interpreter) -> outputs`` (absent values are ``None``).
+run and compared with onnxruntime and with the stage before. Each op class registers one function
+in :data:`INTERPRETERS`, ``fn(op, inputs, interpreter) -> outputs`` (absent values are ``None``).
 onnx ops run through the kernel library (runtime/kernels/onnx), with their attributes turned back
 into plain values: the dialect lists its op types, and this module checks at import that the library
 has a kernel for each (:func:`check_kernels`). Other dialects register their ops the same way::
 
-    @register_interpreter("imc.mvm")
+    @register_interpreter(imc.MvmOp)
     def _mvm(op, inputs, interp):
         return [...]
 
@@ -30,7 +30,7 @@ import numpy as np
 from imcc.runtime.kernels.onnx import KERNELS, KernelContext, KernelError, kernel_for
 
 from ..dialects.func import FuncOp
-from ..dialects.onnx import ONNX_OPS, module_opset, plain_attributes
+from ..dialects.onnx import ONNX_OPS, ConstantOp, NoValueOp, module_opset, plain_attributes
 from ..ir.builtin import ModuleOp
 from ..ir.core import Block, Operation, Value
 from ..ir.diagnostics import IRError
@@ -41,7 +41,7 @@ from ..ir.types import NoneType, RankedTensorType, numpy_dtype
 Array = np.ndarray | None
 OpInterpreter = Callable[[Operation, list[Array], "Interpreter"], list[Array]]
 
-#: Op name -> the function that evaluates it.
+#: Op name -> the function that evaluates it (filled by :func:`register_interpreter`).
 INTERPRETERS: dict[str, OpInterpreter] = {}
 
 #: Levels that are whole programs rather than functions of ops (the isa level): a predicate on
@@ -49,8 +49,10 @@ INTERPRETERS: dict[str, OpInterpreter] = {}
 MODULE_RUNNERS: list[tuple[Callable[[ModuleOp], bool], Callable]] = []
 
 
-def register_interpreter(*names: str) -> Callable[[OpInterpreter], OpInterpreter]:
-    """Decorator: make ``fn`` the interpreter of the ops called ``names``."""
+def register_interpreter(*ops: type[Operation] | str) -> Callable[[OpInterpreter], OpInterpreter]:
+    """Decorator: make ``fn`` the interpreter of the op classes ``ops`` (a renamed op keeps its
+    interpreter; a name string only for an op that has no class, of an unregistered dialect)."""
+    names = [op if isinstance(op, str) else op.name for op in ops]
 
     def register(fn: OpInterpreter) -> OpInterpreter:
         for name in names:
@@ -262,7 +264,7 @@ def run_module(module: ModuleOp, inputs, check_types: bool = True) -> RunResult:
 # --- built-in ops -----------------------------------------------------------------------------------
 
 
-@register_interpreter("onnx.Constant")
+@register_interpreter(ConstantOp)
 def _constant(op: Operation, inputs: list[Array], interp: Interpreter) -> list[Array]:
     value = op.attributes["value"]
     if isinstance(value, ElidedElementsAttr):
@@ -274,7 +276,7 @@ def _constant(op: Operation, inputs: list[Array], interp: Interpreter) -> list[A
     return [value.array]
 
 
-@register_interpreter("onnx.NoValue")
+@register_interpreter(NoValueOp)
 def _no_value(op: Operation, inputs: list[Array], interp: Interpreter) -> list[Array]:
     return [None]
 
@@ -306,4 +308,4 @@ def check_kernels(op_types, kernels) -> None:
 
 # The dialect defines the op set, the interpreter implements it: every listed op needs a kernel.
 check_kernels(ONNX_OPS, KERNELS)
-register_interpreter(*(cls.name for t, cls in ONNX_OPS.items() if t != "Constant"))(_onnx_op)
+register_interpreter(*(cls for cls in ONNX_OPS.values() if cls is not ConstantOp))(_onnx_op)

@@ -11,7 +11,15 @@ from __future__ import annotations
 import numpy as np
 from imcc.runtime.sim import numerics as nx
 
-from ..dialects.quant import ConvOp, CrossbarLayerOp, DepthwiseConvOp, LinearOp, code_range
+from ..dialects.quant import (
+    ConvOp,
+    CrossbarLayerOp,
+    DepthwiseConvOp,
+    DynamicQuantizeOp,
+    LinearOp,
+    QuantizeOp,
+    code_range,
+)
 from ..ir.core import Operation
 from ..ir.types import numpy_dtype
 from ..precision.numerics.actquant import dynamic_row_scales
@@ -26,7 +34,7 @@ def quantize_codes(x: np.ndarray, scale: float, zero_point: int, element_type, b
     return np.clip(q, lo, hi).astype(numpy_dtype(element_type))
 
 
-@register_interpreter("quant.quantize")
+@register_interpreter(QuantizeOp)
 def _quantize(op: Operation, inputs: list[Array], interp: Interpreter) -> list[Array]:
     t = op.results[0].type.element_type
     scale, zp, bits = op.get_attr("scale"), op.get_attr("zero_point"), op.get_attr("bits")
@@ -43,7 +51,7 @@ def dynamic_codes(x: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     return q.reshape(x.shape), scales.reshape((*x.shape[:-1], 1))
 
 
-@register_interpreter("quant.dynamic_quantize")
+@register_interpreter(DynamicQuantizeOp)
 def _dynamic_quantize(op: Operation, inputs: list[Array], interp: Interpreter) -> list[Array]:
     return list(dynamic_codes(_finite(op, inputs[0]), op.get_attr("bits")))
 
@@ -74,7 +82,7 @@ def evaluate_layer(op: CrossbarLayerOp, x: np.ndarray, x_scale: Array = None) ->
     return restore(crossbar_matmul(rows, scale, zp, w, op.readout(), op.bias()))
 
 
-@register_interpreter(LinearOp.name, ConvOp.name)
+@register_interpreter(LinearOp, ConvOp)
 def _layer(op: Operation, inputs: list[Array], interp: Interpreter) -> list[Array]:
     x_scale = inputs[1] if len(inputs) > 1 else None
     return [evaluate_layer(op, inputs[0], x_scale)]
@@ -108,6 +116,6 @@ def depthwise(op: DepthwiseConvOp, codes: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(y.reshape(n, ho, wo, c).transpose(0, 3, 1, 2))
 
 
-@register_interpreter(DepthwiseConvOp.name)
+@register_interpreter(DepthwiseConvOp)
 def _dwconv(op: Operation, inputs: list[Array], interp: Interpreter) -> list[Array]:
     return [depthwise(op, inputs[0])]

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..dialects import nn
+from ..dialects import onnx as onnx_dialect
 from ..dialects.quant import ConvOp, CrossbarLayerOp
 from ..ir.attributes import StringAttr
 from ..ir.builtin import ModuleOp
@@ -35,7 +37,7 @@ from .numerics.ternary import Ternary, as_matrix
 REPORT_ATTR = "quant.report"
 
 #: Ops whose constant second operand is a static weight (counted when left float).
-_WEIGHT_OPS = ("nn.linear", "onnx.Conv", "onnx.Gemm", "onnx.MatMul")
+_WEIGHT_OPS = (nn.LinearOp, onnx_dialect.ConvOp, onnx_dialect.GemmOp, onnx_dialect.MatMulOp)
 
 
 def layer_columns(op: CrossbarLayerOp) -> int:
@@ -92,7 +94,7 @@ def float_weight_ops(module: ModuleOp) -> list[dict]:
     """Static-weight ops left in float (not on crossbars)."""
     out = []
     for i, op in enumerate(main_block(module).ops):
-        if op.name not in _WEIGHT_OPS or len(op.operands) < 2:
+        if not isinstance(op, _WEIGHT_OPS) or len(op.operands) < 2:
             continue
         w = constant_value(op.operands[1])
         if w is None:
