@@ -26,5 +26,6 @@ from . import (  # noqa: F401
     quantize_depthwise,
     quantize_weights,
     schedule,
+    strip_calibration,
     ternarize,
 )

@@ -128,7 +128,7 @@ class PrecisionAutoPass(Pass):
         output = self.output_index(module)
         rows, act = array_params(target_name(module)).rows, self.act_spec(module)
         xs, run = capture_inputs(module, cal, layers)
-        remember_reference(cal, run, True)
+        remember_reference(module, cal, run, True)
         trial, chosen, result = self.choose(module, cal, layers, xs, metric, output)
         winner, error = trial, result.error
         if self.refit and self.holdout == 0 and any(spec.fmt == "ternary" for spec in chosen):

@@ -9,7 +9,9 @@
 
 Every mode that quantizes also makes depthwise convolutions 8-bit jobs for the depthwise unit
 (``quantize-depthwise``) and ends with ``cse`` (one conversion per tensor shared by the layers
-reading it, e.g. Q/K/V) and ``precision-report`` (the table on stderr).
+reading it, e.g. Q/K/V) and ``precision-report`` (the table on stderr). Every mode, ``fp32``
+included, ends with ``strip-calibration``: the calibration set travels on the module up to there
+(compiler/precision/calibration.py), and the program does not carry it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def precision_steps(
         "ternary": ("ternarize", "quantize-activations", "quantize-depthwise"),
         "auto": (f"precision-auto{{budget={budget!r}}}", "quantize-depthwise"),
     }[precision]
-    if not steps:
-        return ()
-    return (*steps, "cse", *(("precision-report",) if report else ()))
+    if steps:
+        steps = (*steps, "cse", *(("precision-report",) if report else ()))
+    # Last: the calibration data (module attribute) has served; the program does not carry it.
+    return (*steps, "strip-calibration")

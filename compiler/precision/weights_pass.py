@@ -59,7 +59,7 @@ def quantize_weights_with(
     run = run_streams(
         module, cal, lambda op: id(op) in chosen, callback, ref=needs_ref or was_float
     )
-    remember_reference(cal, run, was_float)
+    remember_reference(module, cal, run, was_float)
     outputs = run.outputs("q")
     record_model(module, cal, outputs, metric)
     return outputs
