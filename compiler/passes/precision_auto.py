@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-from ..backend.target import target_name
 from ..interp.interpreter import main_function, result_names
 from ..ir.attributes import BoolAttr, FloatAttr, IntegerAttr
 from ..ir.builtin import ModuleOp
@@ -95,7 +94,7 @@ class PrecisionAutoPass(Pass):
         """The activation quantization evaluated and applied (None: float activations)."""
         if self.act == "none":
             return None
-        arr = array_params(target_name(module))
+        arr = array_params(module)
         group = self.adc_group or arr.cols
         return ActSpec(self.act, min(arr.dac_bits, 8), self.method, False, arr.adc_bits, group)
 
@@ -126,7 +125,7 @@ class PrecisionAutoPass(Pass):
         except ValueError as exc:
             raise PassFailure(f"precision-auto: {exc}") from None
         output = self.output_index(module)
-        rows, act = array_params(target_name(module)).rows, self.act_spec(module)
+        rows, act = array_params(module).rows, self.act_spec(module)
         xs, run = capture_inputs(module, cal, layers)
         remember_reference(module, cal, run, True)
         trial, chosen, result = self.choose(module, cal, layers, xs, metric, output)
@@ -145,7 +144,7 @@ class PrecisionAutoPass(Pass):
     def choose(self, module, cal, layers, xs, metric: str, output):
         """Fit the candidates, search on a quantized copy of ``module``; returns the copy (with
         the chosen candidates in place), the chosen specs and the search result."""
-        rows, act = array_params(target_name(module)).rows, self.act_spec(module)
+        rows, act = array_params(module).rows, self.act_spec(module)
         specs = parse_candidates(self.candidates)
         xs_fit, val = split_holdout(cal, xs, self.holdout)
         slots = [build_slot(ly, specs, x, act, rows) for ly, x in zip(layers, xs_fit)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..backend.target import target_name
 from ..dialects.quant import CrossbarLayerOp
 from ..ir.builtin import ModuleOp
 from ..ir.core import Operation
@@ -59,7 +58,7 @@ class QuantizeActivationsPass(Pass):
 
     def act_spec(self, module: ModuleOp) -> ActSpec:
         """The spec with the defaults of the module's target filled in."""
-        arr = array_params(target_name(module))
+        arr = array_params(module)
         return ActSpec(
             self.mode, self.bits or min(arr.dac_bits, 8), self.method, self.asymmetric,
             arr.adc_bits if self.adc_bits < 0 else self.adc_bits,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..backend.target import target_name
 from ..ir.builtin import ModuleOp
 from ..pm import Pass, register_pass
 from ..precision.numerics.fitting import WeightSpec
@@ -28,6 +27,6 @@ class QuantizeWeightsPass(Pass):
     )
 
     def run(self, module: ModuleOp) -> bool:
-        rows = array_params(target_name(module)).rows
+        rows = array_params(module).rows
         spec = WeightSpec("int8")
         return quantize_weights(module, lambda i, n: spec, self.calibration, rows)

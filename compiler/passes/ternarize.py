@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..backend.target import target_name
 from ..ir.builtin import ModuleOp
 from ..pm import Pass, register_pass
 from ..precision.numerics.fitting import RULES, WeightSpec
@@ -84,5 +83,5 @@ class TernarizePass(Pass):
         return self.spec()
 
     def run(self, module: ModuleOp) -> bool:
-        rows = array_params(target_name(module)).rows
+        rows = array_params(module).rows
         return quantize_weights(module, self.policy, self.calibration, rows, self.rule == "data")

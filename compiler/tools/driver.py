@@ -169,6 +169,16 @@ def _level(args):
         raise UsageError(exc.args[0]) from None
 
 
+def _check_target(spec: str) -> None:
+    """A --target that names no preset or no loadable TOML file is bad usage (exit code 2)."""
+    from imcc.runtime.targets import TargetError, load_target
+
+    try:
+        load_target(spec)
+    except (TargetError, OSError) as exc:
+        raise UsageError(f"--target: {exc}") from None
+
+
 def _load(args, shapes) -> tuple[ModuleOp, str | None, float]:
     """The input as a module, its text (for IR input), and the seconds reading it took."""
     start = time.perf_counter()
@@ -200,6 +210,8 @@ def _compile(args, shapes) -> int:
     passes = parse_pipeline(
         pipeline_to(lv.name, overrides) if args.pass_pipeline is None else args.pass_pipeline
     )
+    if args.target is not None:
+        _check_target(args.target)
     module, text, import_seconds = _load(args, shapes)
     if args.target is not None:
         set_target(module, args.target)
