@@ -3,10 +3,10 @@
 A pattern names the op class it matches (``root``: the class or any base class of the op, as xDSL
 roots patterns on a class, so a renamed op breaks at import rather than silently never matching;
 a name string only for ops that have no class, of an unregistered dialect; ``None`` for any op)
-and implements
-``match_and_rewrite(op, rewriter)``, returning ``True`` after rewriting or a :class:`NoMatch` saying
-why it did not apply. The driver records those reasons when asked (``explain=True``), so
-``imcc-opt --debug-patterns`` can tell a user why a rewrite they expected did not happen.
+and implements ``match_and_rewrite(op, rewriter)``, returning ``True`` after rewriting or a
+:class:`NoMatch` saying why it did not apply. The driver records those reasons when asked
+(``explain=True``), so a pass's ``debug-patterns`` option (``imcc-opt -p
+'canonicalize{debug-patterns=true}'``) can tell a user why a rewrite they expected did not happen.
 
 All IR changes inside a pattern go through the :class:`PatternRewriter` so that the driver can
 revisit affected ops.
