@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import onnx
 import onnxruntime as ort
-from imcc.compiler.quant import as_matrix, fake_quantize
+from imcc.compiler.precision.numerics import as_matrix, fake_quantize
 from onnx import numpy_helper
 
 

@@ -28,13 +28,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import imcc.compiler.passes  # noqa: F401  (registers the passes)
 import numpy as np
 from imcc.compiler.interp.interpreter import run_module
 from imcc.compiler.pm import PassManager, parse_pipeline
 from imcc.compiler.precision.calibration import attach_calibration
-from imcc.compiler.precision.metrics import mean_cosine
-from imcc.compiler.precision.report import build_report
-from imcc.compiler.quant import format_table
+from imcc.compiler.precision.numerics.metrics import mean_cosine
+from imcc.compiler.precision.report import build_report, format_table
 
 import imcc
 

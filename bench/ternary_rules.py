@@ -23,11 +23,10 @@ from pathlib import Path
 
 import numpy as np
 from digits_nets import MLPNet, OnnxNet
-from imcc.compiler.quant import (
+from imcc.compiler.precision.numerics import (
     Option,
     calibrate_scale,
     crossbar_columns,
-    format_table,
     gptq_ternarize,
     greedy_assign,
     int_weights,
@@ -35,6 +34,7 @@ from imcc.compiler.quant import (
     relative_error,
     ternarize_planes,
 )
+from imcc.compiler.precision.report import format_table
 
 ROOT = Path(__file__).resolve().parents[1]
 CNN_PATH = ROOT / "models" / "digits" / "digits_cnn.onnx"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import passes  # noqa: F401  (registers every pass the steps name)
 from .precision.pipeline import precision_steps
 
 

@@ -44,7 +44,7 @@ from ..ir.attributes import ArrayAttr, DenseElementsAttr, FloatAttr, IntegerAttr
 from ..ir.diagnostics import VerificationError
 from ..ir.ops import AttrDef, IROp, OperandDef, Pure, ResultDef, tensor_or_none, tensor_type
 from ..ir.types import FloatType, IntegerType, NoneType, RankedTensorType, f32, numpy_dtype
-from ..quant.crossbar import (
+from ..precision.numerics.crossbar import (
     CELL_LIMIT,
     WEIGHT_FORMATS,
     CrossbarWeights,

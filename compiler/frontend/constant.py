@@ -3,21 +3,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import onnx
 
 from ..dialects.onnx import ConstantOp
-from ..interp.onnx_defaults import AttributeSchemaError, attribute_value
+from ..dialects.onnx.attribute_values import AttributeSchemaError, attribute_value
 from ..ir.attributes import DenseElementsAttr
 from ..ir.diagnostics import Location
 from ..ir.types import from_numpy_dtype
 from .errors import OnnxImportError, UnsupportedError
-from .loader import tensor_array
-
-if TYPE_CHECKING:
-    from .importer import GraphImporter
+from .loader import LoadedModel, tensor_array
 
 # The value attribute forms and the numpy type each implies (None: the tensor carries its own).
 _FORMS = {
@@ -31,29 +26,32 @@ _FORMS = {
 _STRING_FORMS = ("value_string", "value_strings")
 
 
-def import_constant(imp: GraphImporter, node: onnx.NodeProto, name: str, loc: Location) -> None:
-    """Append the ``onnx.Constant`` for ``node`` and bind its output."""
+def import_constant(
+    node: onnx.NodeProto, name: str, loc: Location, loaded: LoadedModel
+) -> ConstantOp:
+    """The ``onnx.Constant`` for ``node`` (the importer appends it and binds its output)."""
     where = f"Constant node '{name}'"
     given = [a for a in node.attribute if a.name in _FORMS or a.name in _STRING_FORMS]
     if len(given) != 1 or len(node.attribute) != 1:
         names = [a.name for a in node.attribute]
-        raise OnnxImportError(f"{where} needs exactly one value attribute, has {names}", imp.source)
+        raise OnnxImportError(
+            f"{where} needs exactly one value attribute, has {names}", loaded.source
+        )
     attr = given[0]
     if attr.name in _STRING_FORMS:
-        raise UnsupportedError(f"{where} holds strings, which imcc does not support", imp.source)
+        raise UnsupportedError(f"{where} holds strings, which imcc does not support", loaded.source)
     if attr.name == "value":
-        array = tensor_array(attr.t, f"{where} attribute 'value'", imp.loaded)
+        array = tensor_array(attr.t, f"{where} attribute 'value'", loaded)
     else:
         try:
             array = np.asarray(attribute_value(attr, f"{where}: "), dtype=_FORMS[attr.name])
         except AttributeSchemaError as exc:
-            raise OnnxImportError(str(exc), imp.source) from None
+            raise OnnxImportError(str(exc), loaded.source) from None
     try:
         from_numpy_dtype(array.dtype)
     except ValueError:
         raise UnsupportedError(
-            f"{where} has element type {array.dtype}, which imcc does not support", imp.source
+            f"{where} has element type {array.dtype}, which imcc does not support", loaded.source
         ) from None
     value = DenseElementsAttr.from_array(array, hint=node.output[0])
-    op = imp.append(ConstantOp.build(value, loc))
-    imp.bind(node.output[0], op.results[0])
+    return ConstantOp.build(value, loc)

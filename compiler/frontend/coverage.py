@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import onnx
 
-from ..interp.onnx_defaults import attribute_value
+from ..dialects.onnx.attribute_values import attribute_value
 from .loader import LoadedModel, Notes, normalize_opset
 from .placement import NodeFacts, place
 from .shapes import pin_input_shapes, real_inputs, slim_model

@@ -31,8 +31,8 @@ from ..dialects.onnx import (
     signature,
     to_attribute,
 )
+from ..dialects.onnx.attribute_values import AttributeSchemaError, node_attributes
 from ..dialects.onnx.schema import Signature
-from ..interp.onnx_defaults import AttributeSchemaError, node_attributes
 from ..ir.attributes import ArrayAttr, DenseElementsAttr, StringAttr
 from ..ir.builtin import ModuleOp
 from ..ir.core import Block, Operation, Value
@@ -45,7 +45,9 @@ from .shapes import check_and_infer, pin_input_shapes, real_inputs, reinfer, sli
 from .support import find_unsupported, node_name
 from .type_refine import TypeRefiner
 
-#: Op types imported by their own function instead of the generic schema-driven path.
+#: Op types imported by their own function instead of the generic schema-driven path:
+#: ``fn(node, name, location, loaded model) -> op``; the importer appends the op and binds the
+#: node's outputs to its results.
 SPECIAL_IMPORTERS: dict[str, Callable] = {"Constant": import_constant}
 
 
@@ -190,7 +192,9 @@ class GraphImporter:
         loc = NameLoc(name)
         special = SPECIAL_IMPORTERS.get(node.op_type)
         if special is not None:
-            special(self, node, name, loc)
+            op = self.append(special(node, name, loc, self.loaded))
+            for value_name, result in zip(node.output, op.results):
+                self.bind(value_name, result)
             return
         sig = signature(node.op_type, self.opset)
         if self.refiner.refine(node):

@@ -40,7 +40,7 @@ def unsupported_reason(node: onnx.NodeProto, opset: int) -> str | None:
     if any(a.type in _SUBGRAPH_ATTRS for a in node.attribute):
         return "subgraph attributes are not supported"
     if node.op_type not in ONNX_OPS:
-        return "the onnx dialect has no such op (the reference interpreter has no kernel for it)"
+        return "the onnx dialect has no such op"
     if signature(node.op_type, opset) is None:
         return f"the op does not exist at opset {opset}"
     try:

@@ -16,8 +16,8 @@ import numpy as np
 import onnx
 from imcc.runtime.kernels.onnx import KernelContext, KernelError, kernel_for
 
+from ..dialects.onnx.attribute_values import AttributeSchemaError, node_attributes
 from ..dialects.onnx.ops import FOLD_LIMIT
-from ..interp.onnx_defaults import AttributeSchemaError, node_attributes
 from ..ir.types import RankedTensorType, from_numpy_dtype, numpy_dtype
 
 #: Op type -> input positions whose *values* (not just shapes) determine the output's shape.

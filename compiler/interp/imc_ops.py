@@ -24,7 +24,7 @@ def _fail(op: Operation, message: str):
     raise InterpreterError(f"'{op.name}' {message}", op.location)
 
 
-@register_interpreter(imc.WeightsOp.name)
+@register_interpreter(imc.WeightsOp)
 def _weights(op: imc.WeightsOp, inputs: list[Array], interp: Interpreter) -> list[Array]:
     return [op.attributes["cells"].array]
 
@@ -38,7 +38,7 @@ def _array_group(op: imc.MvmOp, interp: Interpreter):
     return target.group_of(int(index))
 
 
-@register_interpreter(imc.MvmOp.name)
+@register_interpreter(imc.MvmOp)
 def _mvm(op: imc.MvmOp, inputs: list[Array], interp: Interpreter) -> list[Array]:
     x, cells, acc = inputs
     g = op.gather()
@@ -69,7 +69,7 @@ def _mvm(op: imc.MvmOp, inputs: list[Array], interp: Interpreter) -> list[Array]
     return [out]
 
 
-@register_interpreter(imc.RequantOp.name)
+@register_interpreter(imc.RequantOp)
 def _requant(op: imc.RequantOp, inputs: list[Array], interp: Interpreter) -> list[Array]:
     x, row_scale = inputs
     y_type = op.results[0].type
@@ -88,7 +88,7 @@ def _requant(op: imc.RequantOp, inputs: list[Array], interp: Interpreter) -> lis
     return [y.reshape(y_type.shape)]
 
 
-@register_interpreter(imc.QuantOp.name)
+@register_interpreter(imc.QuantOp)
 def _quant(op: imc.QuantOp, inputs: list[Array], interp: Interpreter) -> list[Array]:
     dtype = numpy_dtype(op.results[0].type.element_type)
     scale, zp, lo, hi = (op.get_attr(k) for k in ("scale", "zp", "lo", "hi"))
@@ -96,21 +96,21 @@ def _quant(op: imc.QuantOp, inputs: list[Array], interp: Interpreter) -> list[Ar
     return [q]
 
 
-@register_interpreter(imc.DQuantOp.name)
+@register_interpreter(imc.DQuantOp)
 def _dquant(op: imc.DQuantOp, inputs: list[Array], interp: Interpreter) -> list[Array]:
     x = inputs[0]
     q, scales = nx.dquant(x.reshape(-1, x.shape[-1]), int(op.get_attr("bits")))
     return [q.reshape(x.shape), scales.reshape(op.results[1].type.shape)]
 
 
-@register_interpreter(imc.DwConvOp.name)
+@register_interpreter(imc.DwConvOp)
 def _dwconv(op: imc.DwConvOp, inputs: list[Array], interp: Interpreter) -> list[Array]:
     _, strides, pads, dil = op.geometry()
     w, pad = op.attributes["weights"].array, int(op.get_attr("pad_value"))
     return [np.stack([nx.dwconv(img, w, strides, pads, dil, pad) for img in inputs[0]])]
 
 
-@register_interpreter(imc.KernelOp.name)
+@register_interpreter(imc.KernelOp)
 def _kernel(op: imc.KernelOp, inputs: list[Array], interp: Interpreter) -> list[Array]:
     present = [not isinstance(r.type, NoneType) for r in op.results]
     wanted = max((i + 1 for i, p in enumerate(present) if p), default=0)
@@ -129,20 +129,20 @@ def _kernel(op: imc.KernelOp, inputs: list[Array], interp: Interpreter) -> list[
     return [np.asarray(out) if p else None for out, p in zip(outputs, present)]
 
 
-@register_interpreter(imc.EmptyOp.name)
+@register_interpreter(imc.EmptyOp)
 def _empty(op: imc.EmptyOp, inputs: list[Array], interp: Interpreter) -> list[Array]:
     t = op.results[0].type
     return [np.zeros(t.shape, dtype=numpy_dtype(t.element_type))]
 
 
-@register_interpreter(imc.PadOp.name)
+@register_interpreter(imc.PadOp)
 def _pad(op: imc.PadOp, inputs: list[Array], interp: Interpreter) -> list[Array]:
     t, left, b, r = op.get_attr("pads")
     x = inputs[0]
     return [np.pad(x, ((0, 0), (t, b), (left, r), (0, 0)), constant_values=op.get_attr("value"))]
 
 
-@register_interpreter(imc.CopyOp.name)
+@register_interpreter(imc.CopyOp)
 def _copy(op: imc.CopyOp, inputs: list[Array], interp: Interpreter) -> list[Array]:
     return [np.array(inputs[0], copy=True)]
 
@@ -151,12 +151,12 @@ def _box(op, shape) -> tuple[slice, ...]:
     return tuple(slice(o, o + n) for o, n in zip(op.get_attr("offsets"), shape))
 
 
-@register_interpreter(imc.ExtractOp.name)
+@register_interpreter(imc.ExtractOp)
 def _extract(op: imc.ExtractOp, inputs: list[Array], interp: Interpreter) -> list[Array]:
     return [np.array(inputs[0][_box(op, op.results[0].type.shape)], copy=True)]
 
 
-@register_interpreter(imc.InsertOp.name)
+@register_interpreter(imc.InsertOp)
 def _insert(op: imc.InsertOp, inputs: list[Array], interp: Interpreter) -> list[Array]:
     part, dest = inputs
     y = np.array(dest, copy=True)
@@ -164,11 +164,11 @@ def _insert(op: imc.InsertOp, inputs: list[Array], interp: Interpreter) -> list[
     return [y]
 
 
-@register_interpreter(imc.ReshapeOp.name)
+@register_interpreter(imc.ReshapeOp)
 def _reshape(op: imc.ReshapeOp, inputs: list[Array], interp: Interpreter) -> list[Array]:
     return [np.ascontiguousarray(inputs[0]).reshape(op.results[0].type.shape)]
 
 
-@register_interpreter(imc.BarrierOp.name, imc.SignalOp.name, imc.WaitOp.name)
+@register_interpreter(imc.BarrierOp, imc.SignalOp, imc.WaitOp)
 def _sync(op: Operation, inputs: list[Array], interp: Interpreter) -> list[Array]:
     return []

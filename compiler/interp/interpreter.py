@@ -1,12 +1,13 @@
 """The reference interpreter: runs a module's ``main`` function op by op with numpy.
 
 It is the executable definition of the graph-level dialects: every stage of the compiler can be
-run and compared with onnxruntime and with the stage before. Each op name maps to one function in
-:data:`INTERPRETERS`, ``fn(op, inputs, interpreter) -> outputs`` (absent values are ``None``).
-onnx ops run through the kernel registry, with their attributes turned back into plain values;
-dialects added later register their ops the same way::
+run and compared with onnxruntime and with the stage before. Each op class registers one function
+in :data:`INTERPRETERS`, ``fn(op, inputs, interpreter) -> outputs`` (absent values are ``None``).
+onnx ops run through the kernel library (runtime/kernels/onnx), with their attributes turned back
+into plain values: the dialect lists its op types, and this module checks at import that the library
+has a kernel for each (:func:`check_kernels`). Other dialects register their ops the same way::
 
-    @register_interpreter("imc.mvm")
+    @register_interpreter(imc.MvmOp)
     def _mvm(op, inputs, interp):
         return [...]
 
@@ -26,10 +27,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from imcc.runtime.kernels.onnx import KernelContext, KernelError, kernel_for
+from imcc.runtime.kernels.onnx import KERNELS, KernelContext, KernelError, kernel_for
 
 from ..dialects.func import FuncOp
-from ..dialects.onnx import ONNX_OPS, module_opset, plain_attributes
+from ..dialects.onnx import ONNX_OPS, ConstantOp, NoValueOp, module_opset, plain_attributes
 from ..ir.builtin import ModuleOp
 from ..ir.core import Block, Operation, Value
 from ..ir.diagnostics import IRError
@@ -40,7 +41,7 @@ from ..ir.types import NoneType, RankedTensorType, numpy_dtype
 Array = np.ndarray | None
 OpInterpreter = Callable[[Operation, list[Array], "Interpreter"], list[Array]]
 
-#: Op name -> the function that evaluates it.
+#: Op name -> the function that evaluates it (filled by :func:`register_interpreter`).
 INTERPRETERS: dict[str, OpInterpreter] = {}
 
 #: Levels that are whole programs rather than functions of ops (the isa level): a predicate on
@@ -48,8 +49,10 @@ INTERPRETERS: dict[str, OpInterpreter] = {}
 MODULE_RUNNERS: list[tuple[Callable[[ModuleOp], bool], Callable]] = []
 
 
-def register_interpreter(*names: str) -> Callable[[OpInterpreter], OpInterpreter]:
-    """Decorator: make ``fn`` the interpreter of the ops called ``names``."""
+def register_interpreter(*ops: type[Operation] | str) -> Callable[[OpInterpreter], OpInterpreter]:
+    """Decorator: make ``fn`` the interpreter of the op classes ``ops`` (a renamed op keeps its
+    interpreter; a name string only for an op that has no class, of an unregistered dialect)."""
+    names = [op if isinstance(op, str) else op.name for op in ops]
 
     def register(fn: OpInterpreter) -> OpInterpreter:
         for name in names:
@@ -261,7 +264,7 @@ def run_module(module: ModuleOp, inputs, check_types: bool = True) -> RunResult:
 # --- built-in ops -----------------------------------------------------------------------------------
 
 
-@register_interpreter("onnx.Constant")
+@register_interpreter(ConstantOp)
 def _constant(op: Operation, inputs: list[Array], interp: Interpreter) -> list[Array]:
     value = op.attributes["value"]
     if isinstance(value, ElidedElementsAttr):
@@ -273,7 +276,7 @@ def _constant(op: Operation, inputs: list[Array], interp: Interpreter) -> list[A
     return [value.array]
 
 
-@register_interpreter("onnx.NoValue")
+@register_interpreter(NoValueOp)
 def _no_value(op: Operation, inputs: list[Array], interp: Interpreter) -> list[Array]:
     return [None]
 
@@ -291,4 +294,18 @@ def _onnx_op(op: Operation, inputs: list[Array], interp: Interpreter) -> list[Ar
     return [None if isinstance(r.type, NoneType) else out for r, out in zip(op.results, outputs)]
 
 
-register_interpreter(*(cls.name for t, cls in ONNX_OPS.items() if t != "Constant"))(_onnx_op)
+def check_kernels(op_types, kernels) -> None:
+    """Fail, naming them, when the onnx dialect defines op types the kernel library cannot run
+    (``onnx.Constant`` is evaluated here, not by a kernel)."""
+    missing = [t for t in op_types if t != "Constant" and t not in kernels]
+    if missing:
+        raise ImportError(
+            f"the onnx dialect defines {', '.join('onnx.' + t for t in missing)}, but the kernel "
+            "library (imcc.runtime.kernels.onnx.KERNELS) has no kernel for "
+            + ("them" if len(missing) > 1 else "it")
+        )
+
+
+# The dialect defines the op set, the interpreter implements it: every listed op needs a kernel.
+check_kernels(ONNX_OPS, KERNELS)
+register_interpreter(*(cls for cls in ONNX_OPS.values() if cls is not ConstantOp))(_onnx_op)

@@ -2,7 +2,8 @@
 
 These functions are the executable definition of what the crossbar hardware computes for a
 quantized layer: DAC codes, exact integer column sums per row tile, ADC reads, digital rescale
-(see ``compiler/quant/crossbar.py``). A layer with a float input runs the ideal analog product.
+(see ``compiler/precision/numerics/crossbar.py``). A layer with a float input runs the ideal
+analog product.
 """
 
 from __future__ import annotations
@@ -10,11 +11,25 @@ from __future__ import annotations
 import numpy as np
 from imcc.runtime.sim.machine import numerics as nx
 
-from ..dialects.quant import ConvOp, CrossbarLayerOp, DepthwiseConvOp, LinearOp, code_range
+from ..dialects.quant import (
+    ConvOp,
+    CrossbarLayerOp,
+    DepthwiseConvOp,
+    DynamicQuantizeOp,
+    LinearOp,
+    QuantizeOp,
+    code_range,
+)
 from ..ir.core import Operation
 from ..ir.types import numpy_dtype
-from ..quant.actquant import dynamic_row_scales
-from ..quant.crossbar import apply_readout, crossbar_matmul, ideal_matmul, im2col, rows_to_nchw
+from ..precision.numerics.actquant import dynamic_row_scales
+from ..precision.numerics.crossbar import (
+    apply_readout,
+    crossbar_matmul,
+    ideal_matmul,
+    im2col,
+    rows_to_nchw,
+)
 from .interpreter import Array, Interpreter, InterpreterError, register_interpreter
 
 
@@ -25,7 +40,7 @@ def quantize_codes(x: np.ndarray, scale: float, zero_point: int, element_type, b
     return np.clip(q, lo, hi).astype(numpy_dtype(element_type))
 
 
-@register_interpreter("quant.quantize")
+@register_interpreter(QuantizeOp)
 def _quantize(op: Operation, inputs: list[Array], interp: Interpreter) -> list[Array]:
     t = op.results[0].type.element_type
     scale, zp, bits = op.get_attr("scale"), op.get_attr("zero_point"), op.get_attr("bits")
@@ -42,7 +57,7 @@ def dynamic_codes(x: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     return q.reshape(x.shape), scales.reshape((*x.shape[:-1], 1))
 
 
-@register_interpreter("quant.dynamic_quantize")
+@register_interpreter(DynamicQuantizeOp)
 def _dynamic_quantize(op: Operation, inputs: list[Array], interp: Interpreter) -> list[Array]:
     return list(dynamic_codes(_finite(op, inputs[0]), op.get_attr("bits")))
 
@@ -74,7 +89,7 @@ def evaluate_layer(op: CrossbarLayerOp, x: np.ndarray, x_scale: Array = None) ->
     return restore(crossbar_matmul(rows, scale, zp, w, op.readout(), op.bias(), out))
 
 
-@register_interpreter(LinearOp.name, ConvOp.name)
+@register_interpreter(LinearOp, ConvOp)
 def _layer(op: Operation, inputs: list[Array], interp: Interpreter) -> list[Array]:
     x_scale = inputs[1] if len(inputs) > 1 else None
     return [evaluate_layer(op, inputs[0], x_scale)]
@@ -103,6 +118,6 @@ def depthwise(op: DepthwiseConvOp, codes: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(y.reshape(n, ho, wo, c).transpose(0, 3, 1, 2))
 
 
-@register_interpreter(DepthwiseConvOp.name)
+@register_interpreter(DepthwiseConvOp)
 def _dwconv(op: Operation, inputs: list[Array], interp: Interpreter) -> list[Array]:
     return [depthwise(op, inputs[0])]

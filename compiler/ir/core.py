@@ -98,7 +98,8 @@ class Operation:
     """
 
     name: str = ""
-    #: Traits (classes from traits.py) declared by the op class.
+    #: Traits (:class:`~ops.Trait` subclasses from ops.py: ``Pure``, ``Terminator``, ...) declared
+    #: by the op class.
     traits: frozenset = frozenset()
 
     def __init__(

@@ -2,7 +2,7 @@
 
 A dialect defines an op as a small class::
 
-    class AddOp(Operation):
+    class AddOp(IROp):
         \"\"\"Elementwise addition with numpy broadcasting.
 
         Example:
@@ -14,9 +14,10 @@ A dialect defines an op as a small class::
         result_defs = (ResultDef("C", tensor_type),)
         traits = frozenset({Pure, Commutative})
 
-Defining the class registers it under ``name``. The generic verifier (verify_structure) checks operand
-and result counts and constraints and attribute presence and kinds; ``verify_`` adds op-specific checks
-and raises :class:`VerificationError`.
+Defining the class (a subclass of :class:`IROp` with a ``name``) registers it under ``name``. The
+generic verifier (``IROp.verify_structure``) checks operand and result counts and constraints and
+attribute presence and kinds; ``verify_`` adds op-specific checks and raises
+:class:`VerificationError`.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ CONSTANT_MATERIALIZERS: dict[str, Callable[[Attribute, Type, Location], Operatio
 
 
 def register_op(cls: type[Operation]) -> type[Operation]:
-    """Register an op class under its ``name`` (classes defined via :class:`OpDefMixin` do this)."""
+    """Register an op class under its ``name`` (subclasses of :class:`IROp` do so when defined)."""
     if not cls.name or "." not in cls.name:
         raise ValueError(f"op class {cls.__name__} needs a 'dialect.op' name")
     existing = OP_REGISTRY.get(cls.name)

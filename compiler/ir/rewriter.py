@@ -1,9 +1,12 @@
 """Rewrite patterns and the greedy driver that applies them to a fixed point.
 
-A pattern names the op it matches (``root``, or ``None`` for any op) and implements
-``match_and_rewrite(op, rewriter)``, returning ``True`` after rewriting or a :class:`NoMatch` saying
-why it did not apply. The driver records those reasons when asked (``explain=True``), so
-``imcc-opt --debug-patterns`` can tell a user why a rewrite they expected did not happen.
+A pattern names the op class it matches (``root``: the class or any base class of the op, as xDSL
+roots patterns on a class, so a renamed op breaks at import rather than silently never matching;
+a name string only for ops that have no class, of an unregistered dialect; ``None`` for any op)
+and implements ``match_and_rewrite(op, rewriter)``, returning ``True`` after rewriting or a
+:class:`NoMatch` saying why it did not apply. The driver records those reasons when asked
+(``explain=True``), so a pass's ``debug-patterns`` option (``imcc-opt -p
+'canonicalize{debug-patterns=true}'``) can tell a user why a rewrite they expected did not happen.
 
 All IR changes inside a pattern go through the :class:`PatternRewriter` so that the driver can
 revisit affected ops.
@@ -34,8 +37,9 @@ class NoMatch:
 class RewritePattern:
     """Base class of rewrite patterns."""
 
-    #: Name of the op this pattern matches, or None for every op.
-    root: str | None = None
+    #: The op class this pattern matches (instances of it and of its subclasses), the name of an op
+    #: that has no class, or None for every op.
+    root: type[Operation] | str | None = None
     #: Higher benefit patterns are tried first.
     benefit: int = 1
 
@@ -114,11 +118,23 @@ class GreedyRewriteDriver:
     failures: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     def __post_init__(self):
-        self._by_root: dict[str | None, list[RewritePattern]] = {}
-        for p in sorted(self.patterns, key=lambda p: -p.benefit):
-            self._by_root.setdefault(p.root, []).append(p)
+        self._ordered = sorted(self.patterns, key=lambda p: -p.benefit)
+        #: (op class, op name) -> the patterns rooted on it, by benefit, then the unrooted ones.
+        self._for_op: dict[tuple[type, str], list[RewritePattern]] = {}
         self._worklist: deque[Operation] = deque()
         self._queued: set[int] = set()
+
+    def patterns_for(self, op: Operation) -> list[RewritePattern]:
+        """The patterns that may match ``op``: rooted on its class, a base class or its name
+        (highest benefit first), then the patterns without a root."""
+        key = (type(op), op.name)
+        found = self._for_op.get(key)
+        if found is None:
+            bases = type(op).__mro__
+            rooted = [p for p in self._ordered if p.root in bases or p.root == op.name]
+            found = rooted + [p for p in self._ordered if p.root is None]
+            self._for_op[key] = found
+        return found
 
     def push(self, op: Operation) -> None:
         if id(op) not in self._queued:
@@ -151,7 +167,7 @@ class GreedyRewriteDriver:
             return
         if self.fold and self._try_fold(op, rewriter):
             return
-        for pattern in self._by_root.get(op.name, []) + self._by_root.get(None, []):
+        for pattern in self.patterns_for(op):
             result = pattern.match_and_rewrite(op, rewriter)
             if result is True:
                 return

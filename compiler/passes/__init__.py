@@ -27,6 +27,7 @@ from . import (  # noqa: F401
     quantize_depthwise,
     quantize_weights,
     schedule,
+    strip_calibration,
     ternarize,
     tile_layers,
 )

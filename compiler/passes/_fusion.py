@@ -46,12 +46,13 @@ def run_patterns(
 # --- reading the IR --------------------------------------------------------------------------------
 
 
-def defining_op(value: Value, *names: str) -> Operation | None:
-    """The op defining ``value`` if it is one of ``names`` (any op when no name is given)."""
+def defining_op(value: Value, *classes: type[Operation]) -> Operation | None:
+    """The op defining ``value`` if it is an instance of one of ``classes`` (any op when no class
+    is given)."""
     owner = value.owner
     if not isinstance(owner, Operation):
         return None
-    return owner if not names or owner.name in names else None
+    return owner if not classes or isinstance(owner, classes) else None
 
 
 def describe(value: Value) -> str:
@@ -64,7 +65,7 @@ def describe(value: Value) -> str:
 
 def const_array(value: Value) -> np.ndarray | None:
     """The constant tensor behind ``value``, if an ``onnx.Constant`` defines it."""
-    op = defining_op(value, ConstantOp.name)
+    op = defining_op(value, ConstantOp)
     return None if op is None else op.attributes["value"].array
 
 
@@ -83,13 +84,13 @@ def is_scalar(value: Value, expected: float, rel: float = 1e-6) -> bool:
     return got is not None and abs(got - expected) <= rel * abs(expected)
 
 
-def sole_user(value: Value, *names: str) -> Operation | None:
-    """The only op using ``value`` (if it is one of ``names``, when given)."""
+def sole_user(value: Value, *classes: type[Operation]) -> Operation | None:
+    """The only op using ``value`` (if it is an instance of one of ``classes``, when given)."""
     found = value.users()
     if len(found) != 1:
         return None
     op = found[0]
-    return op if not names or op.name in names else None
+    return op if not classes or isinstance(op, classes) else None
 
 
 def other_operand(op: Operation, value: Value) -> Value | None:
@@ -160,7 +161,7 @@ def constant(
 
 def constant_hint(value: Value, suffix: str) -> str | None:
     """A resource name for a tensor derived from the constant behind ``value``."""
-    op = defining_op(value, ConstantOp.name)
+    op = defining_op(value, ConstantOp)
     hint = op.attributes["value"].hint if op is not None else None
     return f"{hint}{suffix}" if hint else None
 
@@ -171,7 +172,7 @@ def no_value(rewriter: PatternRewriter, anchor: Operation) -> Value:
     block = anchor.parent
     position = block.index_of(anchor)
     for op in block.ops[:position]:
-        if op.name == NoValueOp.name:
+        if isinstance(op, NoValueOp):
             return op.results[0]
     op = NoValueOp.create(result_types=[none], location=NameLoc("none"))
     return rewriter.insert_before(anchor, op).results[0]

@@ -42,8 +42,8 @@ from ..ir.builtin import ModuleOp
 from ..ir.core import Operation, Value
 from ..ir.types import RankedTensorType, i32, none
 from ..pm import Pass, PassFailure, register_pass
-from ..quant.crossbar import crossbar_params
-from ..quant.crossbar import tiles as row_tiles
+from ..precision.numerics.crossbar import crossbar_params
+from ..precision.numerics.crossbar import tiles as row_tiles
 
 #: Largest number of copies of one layer's weights.
 MAX_REPLICAS = 16

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..dialects.nn import LinearOp
-from ..dialects.onnx import ONNX_OPS
+from ..dialects.onnx import AddOp, BatchNormalizationOp, ConvOp, GemmOp, MatMulOp
 from ..ir.attributes import FloatAttr
 from ..ir.builtin import ModuleOp
 from ..ir.core import Operation, Value
@@ -58,14 +58,14 @@ class FoldBatchNorm(RewritePattern):
     """BatchNormalization(Conv | Gemm | MatMul | nn.linear with a constant weight) → that op with
     folded weights."""
 
-    root = "onnx.BatchNormalization"
+    root = BatchNormalizationOp
 
     def match_and_rewrite(self, bn: Operation, rewriter: PatternRewriter) -> bool | NoMatch:
         x = bn.operands[0]
         producer = x.owner
         if not isinstance(producer, Operation):
             return NoMatch("its input is a function argument, not a Conv/Gemm/MatMul output")
-        fold = _FOLDERS.get(producer.name)
+        fold = _FOLDERS.get(type(producer))
         if fold is None:
             return NoMatch(
                 f"its input comes from {producer.name}; only Conv, Gemm, MatMul and nn.linear "
@@ -126,7 +126,7 @@ def _fold_conv(conv: Operation, s, t, bn: Operation, rewriter: PatternRewriter):
         _new_const(rewriter, bn, w_new, conv.operands[1], ".bnfold", w.dtype),
         _new_const(rewriter, bn, b_new, conv.operands[1], ".bnfold_bias", w.dtype),
     ]
-    new = ONNX_OPS["Conv"].create(
+    new = ConvOp.create(
         operands, [bn.results[0].type], dict(conv.attributes), location=conv.location
     )
     return rewriter.insert_before(bn, new).results[0]
@@ -157,7 +157,7 @@ def _fold_gemm(gemm: Operation, s, t, bn: Operation, rewriter: PatternRewriter):
         _new_const(rewriter, bn, b_new, gemm.operands[1], ".bnfold", b.dtype),
         _new_const(rewriter, bn, c_new, gemm.operands[1], ".bnfold_bias", b.dtype),
     ]
-    new = ONNX_OPS["Gemm"].create(operands, [bn.results[0].type], attrs, location=gemm.location)
+    new = GemmOp.create(operands, [bn.results[0].type], attrs, location=gemm.location)
     return rewriter.insert_before(bn, new).results[0]
 
 
@@ -178,14 +178,12 @@ def _fold_matmul(mm: Operation, s, t, bn: Operation, rewriter: PatternRewriter):
     w_new = w.astype(np.float64) * s.reshape(scale_shape)
     weight = _new_const(rewriter, bn, w_new, mm.operands[side], ".bnfold", w.dtype)
     operands = [mm.operands[0], weight] if side == 1 else [weight, mm.operands[1]]
-    product = ONNX_OPS["MatMul"].create(operands, [mm.results[0].type], location=mm.location)
+    product = MatMulOp.create(operands, [mm.results[0].type], location=mm.location)
     rewriter.insert_before(bn, product)
     shift = _new_const(
         rewriter, bn, t.reshape(shift_shape), mm.operands[side], ".bnfold_bias", w.dtype
     )
-    add = ONNX_OPS["Add"].create(
-        [product.results[0], shift], [bn.results[0].type], location=bn.location
-    )
+    add = AddOp.create([product.results[0], shift], [bn.results[0].type], location=bn.location)
     return rewriter.insert_before(bn, add).results[0]
 
 
@@ -209,10 +207,10 @@ def _fold_linear(linear: Operation, s, t, bn: Operation, rewriter: PatternRewrit
 
 
 _FOLDERS = {
-    "onnx.Conv": _fold_conv,
-    "onnx.Gemm": _fold_gemm,
-    "onnx.MatMul": _fold_matmul,
-    "nn.linear": _fold_linear,
+    ConvOp: _fold_conv,
+    GemmOp: _fold_gemm,
+    MatMulOp: _fold_matmul,
+    LinearOp: _fold_linear,
 }
 
 

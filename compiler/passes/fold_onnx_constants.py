@@ -21,7 +21,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from imcc.runtime.kernels.onnx import KernelContext, KernelError, kernel_for
 
-from ..dialects.onnx import ConstantOp, NoValueOp, OnnxOp, plain_attributes
+from ..dialects.onnx import (
+    ConstantOp,
+    GatherOp,
+    NoValueOp,
+    OnnxOp,
+    ShapeOp,
+    SizeOp,
+    plain_attributes,
+)
 from ..dialects.onnx.ops import materialize_constant
 from ..ir.attributes import DenseElementsAttr
 from ..ir.builtin import ModuleOp
@@ -33,7 +41,7 @@ from ..pm import Pass, register_pass
 from ._fusion import defining_op, describe, run_patterns, shape_op_dims
 
 #: Ops whose result depends only on their operand's type.
-_TYPE_ONLY = frozenset({"onnx.Shape", "onnx.Size"})
+_TYPE_ONLY = frozenset({ShapeOp, SizeOp})
 
 
 def _shape_of_type(t: RankedTensorType) -> np.ndarray:
@@ -53,7 +61,7 @@ def _gather_of_shape(op: Operation) -> np.ndarray | None:
     """``Gather(Shape(x), indices)`` on axis 0 when every selected dimension of ``x`` is static."""
     if op.get_attr("axis", 0) != 0:
         return None
-    shape_op = defining_op(op.operands[0], "onnx.Shape")
+    shape_op = defining_op(op.operands[0], ShapeOp)
     indices = constant_value(op.operands[1])
     dims = shape_op_dims(shape_op) if shape_op is not None else None
     if dims is None or not isinstance(indices, DenseElementsAttr):
@@ -75,12 +83,12 @@ class FoldOnnxOp(RewritePattern):
     root = None
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> bool | NoMatch:
-        if not isinstance(op, OnnxOp) or op.name in (ConstantOp.name, NoValueOp.name):
+        if not isinstance(op, OnnxOp) or isinstance(op, (ConstantOp, NoValueOp)):
             return False  # nothing to fold (and not worth a note in the debug output)
         if not op.has_trait(Pure):
             return NoMatch("the op has side effects")
-        partial = _gather_of_shape(op) if op.name == "onnx.Gather" else None
-        if op.name == "onnx.Shape":
+        partial = _gather_of_shape(op) if isinstance(op, GatherOp) else None
+        if isinstance(op, ShapeOp):
             partial = _static_dims_of_shape(op)
         if partial is not None:
             return self._replace(op, [partial], rewriter)
@@ -93,7 +101,7 @@ class FoldOnnxOp(RewritePattern):
             if isinstance(const, DenseElementsAttr):
                 inputs.append(const.array)
                 input_elements += const.array.size
-            elif i == 0 and op.name in _TYPE_ONLY:
+            elif i == 0 and type(op) in _TYPE_ONLY:
                 if not value.type.is_static:
                     return NoMatch(f"the shape of operand #0 ({value.type}) is not static")
                 inputs.append(_shape_of_type(value.type))

@@ -29,6 +29,23 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..dialects.nn import AttentionOp, broadcasts
+from ..dialects.onnx import (
+    AddOp,
+    CastOp,
+    ConcatOp,
+    DivOp,
+    GatherOp,
+    IdentityOp,
+    MatMulOp,
+    MulOp,
+    ReshapeOp,
+    ShapeOp,
+    SoftmaxOp,
+    SqueezeOp,
+    TransposeOp,
+    UnsqueezeOp,
+    WhereOp,
+)
 from ..ir.builtin import ModuleOp
 from ..ir.core import Operation, Value
 from ..ir.rewriter import NoMatch, PatternRewriter, RewritePattern
@@ -78,7 +95,7 @@ def shape_vector(value: Value, depth: int = 0) -> tuple[list[int | SymDim], int]
     op = defining_op(value)
     if op is None or depth > 16:
         return None
-    follow = _SHAPE_RULES.get(op.name)
+    follow = _SHAPE_RULES.get(type(op))
     return follow(op, depth + 1) if follow else None
 
 
@@ -147,13 +164,13 @@ def _passthrough(op: Operation, depth: int):
 
 
 _SHAPE_RULES = {
-    "onnx.Shape": _shape_of,
-    "onnx.Gather": _gather,
-    "onnx.Unsqueeze": _unsqueeze,
-    "onnx.Squeeze": _squeeze,
-    "onnx.Concat": _concat,
-    "onnx.Cast": _passthrough,
-    "onnx.Identity": _passthrough,
+    ShapeOp: _shape_of,
+    GatherOp: _gather,
+    UnsqueezeOp: _unsqueeze,
+    SqueezeOp: _squeeze,
+    ConcatOp: _concat,
+    CastOp: _passthrough,
+    IdentityOp: _passthrough,
 }
 
 
@@ -232,23 +249,23 @@ def head_view(value: Value) -> HeadView | NoMatch:
         op = defining_op(current)
         if op is None:
             return NoMatch(f"{describe(current)} is not a head-split tensor")
-        if op.name == "onnx.Transpose":
+        if isinstance(op, TransposeOp):
             rank = current.type.rank
             perm = int_list_attr(op, "perm") or list(reversed(range(rank)))
             outer = [perm[o] for o in outer]
             current = op.operands[0]
-        elif op.name in ("onnx.Mul", "onnx.Div") and scalar_const(op.operands[1]):
+        elif isinstance(op, (MulOp, DivOp)) and scalar_const(op.operands[1]):
             if op.results[0].type != op.operands[0].type:
                 return NoMatch("a scale factor changes the shape of Q or K")
             c = scalar_const(op.operands[1])
-            scale = scale * c if op.name == "onnx.Mul" else scale / c
+            scale = scale * c if isinstance(op, MulOp) else scale / c
             current = op.operands[0]
-        elif op.name == "onnx.Mul" and scalar_const(op.operands[0]):
+        elif isinstance(op, MulOp) and scalar_const(op.operands[0]):
             if op.results[0].type != op.operands[1].type:
                 return NoMatch("a scale factor changes the shape of Q or K")
             scale *= scalar_const(op.operands[0])
             current = op.operands[1]
-        elif op.name == "onnx.Reshape":
+        elif isinstance(op, ReshapeOp):
             split = split_heads(op)
             if isinstance(split, NoMatch):
                 return split
@@ -280,31 +297,31 @@ def _scores(value: Value) -> _Scores | None:
     op = defining_op(value)
     if op is None:
         return None
-    if op.name == "onnx.MatMul":
+    if isinstance(op, MatMulOp):
         return _Scores(op, 1.0, [op])
-    if op.name not in ("onnx.Div", "onnx.Mul"):
+    if not isinstance(op, (DivOp, MulOp)):
         return None
     for inner in op.operands:
         c = scalar_const(other_operand(op, inner))
-        mm = defining_op(inner, "onnx.MatMul")
-        if not c or mm is None or (op.name == "onnx.Div" and inner is not op.operands[0]):
+        mm = defining_op(inner, MatMulOp)
+        if not c or mm is None or (isinstance(op, DivOp) and inner is not op.operands[0]):
             continue
         if op.results[0].type != inner.type:
             continue  # the "scale" broadcasts the scores to another shape
-        return _Scores(mm, 1.0 / c if op.name == "onnx.Div" else c, [mm, op])
+        return _Scores(mm, 1.0 / c if isinstance(op, DivOp) else c, [mm, op])
     return None
 
 
 def _zero_mask(p: Value) -> tuple[Value | None, Value] | NoMatch:
     """Skip ``Where(cond, 0, p)`` after the softmax: (cond or None, the probabilities used)."""
-    where = sole_user(p, "onnx.Where")
+    where = sole_user(p, WhereOp)
     if where is None:
         return None, p
     cond, fill, kept = where.operands
     fill_array = const_array(fill)
     if kept is not p or fill_array is None or np.any(fill_array != 0):
         return NoMatch("the Where after the softmax is not masked_fill(cond, 0)")
-    cast = defining_op(cond, "onnx.Cast")
+    cast = defining_op(cond, CastOp)
     if cast is not None and str(cast.operands[0].type.element_type) == "i1":
         cond = cast.operands[0]  # Cast of a boolean to boolean
     if str(cond.type.element_type) != "i1":
@@ -319,7 +336,7 @@ def _masked_scores(x: Value) -> tuple[_Scores, Value | None] | NoMatch:
     scores = _scores(x)
     if scores is not None:
         return scores, None
-    add = defining_op(x, "onnx.Add")
+    add = defining_op(x, AddOp)
     for candidate in add.operands if add is not None else ():
         scores = _scores(candidate)
         if scores is None:
@@ -333,13 +350,13 @@ def _masked_scores(x: Value) -> tuple[_Scores, Value | None] | NoMatch:
 
 def _merged_context(pv: Operation) -> tuple[Operation, Operation] | NoMatch:
     """The Transpose and Reshape that merge the heads of ``MatMul(p, vh)`` back together."""
-    transpose = sole_user(pv.results[0], "onnx.Transpose")
+    transpose = sole_user(pv.results[0], TransposeOp)
     if transpose is None:
         return NoMatch("the context is not merged back by a Transpose and a Reshape")
     # Dynamic-shape exports also read the transposed value's Shape to build the Reshape target.
     found = transpose.results[0].users()
-    reshapes = [op for op in found if op.name == "onnx.Reshape"]
-    if len(reshapes) != 1 or any(op.name not in ("onnx.Reshape", "onnx.Shape") for op in found):
+    reshapes = [op for op in found if isinstance(op, ReshapeOp)]
+    if len(reshapes) != 1 or any(not isinstance(op, (ReshapeOp, ShapeOp)) for op in found):
         return NoMatch("the transposed context is not used only by one Reshape (and Shapes)")
     return transpose, reshapes[0]
 
@@ -369,7 +386,7 @@ def _head_views(qk: Operation, pv: Operation) -> list[HeadView] | NoMatch:
 class FuseAttention(RewritePattern):
     """Softmax-centred scaled dot-product attention with head reshapes → ``nn.attention``."""
 
-    root = "onnx.Softmax"
+    root = SoftmaxOp
 
     def match_and_rewrite(self, sm: Operation, rewriter: PatternRewriter) -> bool | NoMatch:
         x = sm.operands[0]
@@ -386,7 +403,7 @@ class FuseAttention(RewritePattern):
         if isinstance(zero, NoMatch):
             return zero
         zero_mask, probs = zero
-        pv = sole_user(probs, "onnx.MatMul")
+        pv = sole_user(probs, MatMulOp)
         if pv is None or pv.operands[0] is not probs:
             return NoMatch("the probabilities are not used only as the left operand of a MatMul")
         merged = _merged_context(pv)

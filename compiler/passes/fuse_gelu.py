@@ -19,6 +19,8 @@ import math
 from dataclasses import dataclass, field
 
 from ..dialects.nn import GeluOp
+from ..dialects.onnx import AddOp, DivOp, ErfOp, MulOp, PowOp, TanhOp
+from ..dialects.onnx import GeluOp as OnnxGeluOp
 from ..ir.attributes import StringAttr
 from ..ir.builtin import ModuleOp
 from ..ir.core import Operation, Value
@@ -42,10 +44,10 @@ TANH_CUBIC = 0.044715
 
 def _scaled_input(value: Value, factor: float) -> Value | None:
     """``x`` if ``value`` is ``x * factor`` (Mul, either order) or ``x / (1 / factor)`` (Div)."""
-    op = defining_op(value, "onnx.Mul", "onnx.Div")
+    op = defining_op(value, MulOp, DivOp)
     if op is None:
         return None
-    if op.name == "onnx.Div":
+    if isinstance(op, DivOp):
         return op.operands[0] if is_scalar(op.operands[1], 1.0 / factor) else None
     for x in op.operands:
         if is_scalar(other_operand(op, x), factor):
@@ -55,7 +57,7 @@ def _scaled_input(value: Value, factor: float) -> Value | None:
 
 def _one_plus(f: Value) -> Operation | NoMatch:
     """The Add computing ``1 + f`` (either order), ``f``'s only user."""
-    add = sole_user(f, "onnx.Add")
+    add = sole_user(f, AddOp)
     if add is None:
         return NoMatch(f"the {describe(f)} is not used only by an Add of 1")
     if not is_scalar(other_operand(add, f), 1.0):
@@ -65,18 +67,18 @@ def _one_plus(f: Value) -> Operation | NoMatch:
 
 def _half_x_times(a: Value, x: Value) -> Operation | NoMatch:
     """The last Mul of ``0.5 * x * a`` in any association, or why there is none."""
-    first = sole_user(a, "onnx.Mul")
+    first = sole_user(a, MulOp)
     if first is None:
         return NoMatch("1 + f is not used only by a Mul")
     other = other_operand(first, a)
     if other is x or is_scalar(other, 0.5):
-        second = sole_user(first.results[0], "onnx.Mul")
+        second = sole_user(first.results[0], MulOp)
         if second is None:
             return NoMatch("the product is not completed by a second Mul")
         last = other_operand(second, first.results[0])
         wanted_ok = is_scalar(last, 0.5) if other is x else last is x
         return second if wanted_ok else NoMatch("the second Mul is not by 0.5 / by x")
-    half = defining_op(other, "onnx.Mul")
+    half = defining_op(other, MulOp)
     if half is not None and len(other.uses) == 1:
         if any(v is x and is_scalar(other_operand(half, v), 0.5) for v in half.operands):
             return first
@@ -100,7 +102,7 @@ def _replace(
 class ErfGelu(RewritePattern):
     """``x * 0.5 * (1 + Erf(x / sqrt(2)))`` → ``nn.gelu {approximate = "none"}``."""
 
-    root = "onnx.Erf"
+    root = ErfOp
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> bool | NoMatch:
         x = _scaled_input(op.operands[0], 1.0 / SQRT_2)
@@ -121,13 +123,13 @@ class ErfGelu(RewritePattern):
 
 def _cube_of(value: Value) -> Value | None:
     """``x`` if ``value`` is ``x^3`` as ``Pow(x, 3)``, ``x * (x * x)`` or ``(x * x) * x``."""
-    op = defining_op(value, "onnx.Pow", "onnx.Mul")
+    op = defining_op(value, PowOp, MulOp)
     if op is None:
         return None
-    if op.name == "onnx.Pow":
+    if isinstance(op, PowOp):
         return op.operands[0] if is_scalar(op.operands[1], 3.0, 0.0) else None
     for x in op.operands:
-        square = defining_op(other_operand(op, x), "onnx.Mul")
+        square = defining_op(other_operand(op, x), MulOp)
         if square is not None and square.operands[0] is x and square.operands[1] is x:
             return x
     return None
@@ -137,11 +139,11 @@ class TanhGelu(RewritePattern):
     """``0.5 * x * (1 + Tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))`` → ``nn.gelu {approximate =
     "tanh"}``."""
 
-    root = "onnx.Tanh"
+    root = TanhOp
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> bool | NoMatch:
         inner = _scaled_input(op.operands[0], SQRT_2_OVER_PI)
-        add = defining_op(inner, "onnx.Add") if inner is not None else None
+        add = defining_op(inner, AddOp) if inner is not None else None
         if add is None:
             return NoMatch(
                 f"the Tanh input is not sqrt(2/pi) * (x + ...) ({describe(op.operands[0])})"
@@ -168,7 +170,7 @@ class TanhGelu(RewritePattern):
 class OnnxGelu(RewritePattern):
     """``onnx.Gelu`` (opset 20) → ``nn.gelu`` with the same ``approximate``."""
 
-    root = "onnx.Gelu"
+    root = OnnxGeluOp
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> bool | NoMatch:
         approximate = op.get_attr("approximate", "none")

@@ -22,6 +22,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..dialects.nn import LayerNormOp
+from ..dialects.onnx import (
+    AddOp,
+    DivOp,
+    LayerNormalizationOp,
+    MulOp,
+    PowOp,
+    ReciprocalOp,
+    ReduceMeanOp,
+    SqrtOp,
+    SubOp,
+)
 from ..ir.attributes import FloatAttr, IntegerAttr
 from ..ir.builtin import ModuleOp
 from ..ir.core import Operation, Value
@@ -51,7 +62,7 @@ from ._fusion import (
 
 def _trailing_mean(value: Value) -> tuple[Operation, Value, list[int]] | NoMatch:
     """``value = ReduceMean(x, trailing axes, keepdims=1)`` → (op, x, axes)."""
-    op = defining_op(value, "onnx.ReduceMean")
+    op = defining_op(value, ReduceMeanOp)
     if op is None:
         return NoMatch(f"expected a ReduceMean, found {describe(value)}")
     x = op.operands[0]
@@ -71,25 +82,25 @@ def _trailing_mean(value: Value) -> tuple[Operation, Value, list[int]] | NoMatch
 
 def _squared(value: Value, d: Value) -> Operation | None:
     """The op computing ``d * d`` as ``Pow(d, 2)`` or ``Mul(d, d)``."""
-    op = defining_op(value, "onnx.Pow", "onnx.Mul")
+    op = defining_op(value, PowOp, MulOp)
     if op is None or op.operands[0] is not d:
         return None
-    if op.name == "onnx.Pow":
+    if isinstance(op, PowOp):
         return op if is_scalar(op.operands[1], 2.0, 0.0) else None
     return op if op.operands[1] is d else None
 
 
 def _std_of(std: Value) -> tuple[list[Operation], Value, float] | NoMatch:
     """``std = Sqrt(Add(var, eps))`` → (ops, var, eps)."""
-    sqrt = defining_op(std, "onnx.Sqrt")
+    sqrt = defining_op(std, SqrtOp)
     if sqrt is None:
         return NoMatch(f"the divisor is not a Sqrt ({describe(std)})")
-    add = defining_op(sqrt.operands[0], "onnx.Add")
+    add = defining_op(sqrt.operands[0], AddOp)
     if add is None:
         return NoMatch(f"the Sqrt input is not an Add of epsilon ({describe(sqrt.operands[0])})")
     for var in add.operands:
         eps = scalar_const(other_operand(add, var))
-        if eps is not None and defining_op(var, "onnx.ReduceMean"):
+        if eps is not None and defining_op(var, ReduceMeanOp):
             return [add, sqrt], var, eps
     return NoMatch("the Sqrt input is not ReduceMean(...) + a scalar constant epsilon")
 
@@ -134,10 +145,10 @@ class _Normalisation:
 
 def _divisor(op: Operation) -> tuple[Value, Value, list[Operation]] | NoMatch:
     """``(d, std, ops)`` of ``Div(d, std)`` or ``Mul(d, Reciprocal(std))``."""
-    if op.name == "onnx.Div":
+    if isinstance(op, DivOp):
         return op.operands[0], op.operands[1], [op]
     for std_inv in op.operands:
-        recip = defining_op(std_inv, "onnx.Reciprocal")
+        recip = defining_op(std_inv, ReciprocalOp)
         if recip is not None:
             return other_operand(op, std_inv), recip.operands[0], [recip, op]
     return NoMatch("neither operand is a Reciprocal (not a normalising Mul)")
@@ -151,7 +162,7 @@ def _normalisation(op: Operation) -> _Normalisation | NoMatch:
     d, std, chain = divisor
     if not is_float_tensor(d):
         return NoMatch("the normalised value is not a float tensor")
-    sub = defining_op(d, "onnx.Sub")
+    sub = defining_op(d, SubOp)
     if sub is None:
         return NoMatch(f"the dividend is not x - mean ({describe(d)})")
     mean = _trailing_mean(sub.operands[1])
@@ -184,7 +195,7 @@ class DecomposedLayerNorm(RewritePattern):
     """The torch-exported ReduceMean ... Div chain (plus optional Mul gamma, Add beta) →
     ``nn.layer_norm``."""
 
-    def __init__(self, root: str):
+    def __init__(self, root: type[Operation]):
         self.root = root
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> bool | NoMatch:
@@ -213,12 +224,12 @@ class DecomposedLayerNorm(RewritePattern):
         """(gamma, beta, last op) following the normalisation ``n``; absent parts are None."""
         last = n.owner
         gamma = beta = None
-        mul = sole_user(n, "onnx.Mul")
+        mul = sole_user(n, MulOp)
         if mul is not None:
             gamma = _affine_operand(mul, n, x.type.shape, axes)
             if gamma is not None:
                 last, n = mul, mul.results[0]
-        add = sole_user(n, "onnx.Add")
+        add = sole_user(n, AddOp)
         if add is not None:
             beta = _affine_operand(add, n, x.type.shape, axes)
             if beta is not None:
@@ -229,7 +240,7 @@ class DecomposedLayerNorm(RewritePattern):
 class OnnxLayerNorm(RewritePattern):
     """``onnx.LayerNormalization`` (only ``Y`` used) → ``nn.layer_norm``."""
 
-    root = "onnx.LayerNormalization"
+    root = LayerNormalizationOp
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> bool | NoMatch:
         if any(r.uses for r in op.results[1:]):
@@ -285,8 +296,8 @@ class FuseLayerNormPass(Pass):
 
     def run(self, module: ModuleOp) -> bool:
         patterns = [
-            DecomposedLayerNorm("onnx.Div"),
-            DecomposedLayerNorm("onnx.Mul"),
+            DecomposedLayerNorm(DivOp),
+            DecomposedLayerNorm(MulOp),
             OnnxLayerNorm(),
         ]
         return run_patterns(module, patterns, self.debug_patterns)

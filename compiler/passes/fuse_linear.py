@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..dialects.nn import LinearOp
-from ..dialects.onnx import ONNX_OPS
+from ..dialects.onnx import AddOp, GemmOp, MatMulOp, TransposeOp
 from ..ir.attributes import ArrayAttr, IntegerAttr
 from ..ir.builtin import ModuleOp
 from ..ir.core import Operation, Value
@@ -62,7 +62,7 @@ def _row_vector(c: np.ndarray, out: int) -> np.ndarray | None:
 class MatMulToLinear(RewritePattern):
     """``MatMul(x, W)`` with a constant 2-D float ``W`` → ``nn.linear(x, Wᵀ, none)``."""
 
-    root = "onnx.MatMul"
+    root = MatMulOp
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> bool | NoMatch:
         x, w_value = op.operands
@@ -86,11 +86,11 @@ class LinearBiasAdd(RewritePattern):
     """``Add(nn.linear(x, W, b), c)`` with ``c`` constant along the last axis → ``nn.linear(x, W,
     b + c)``."""
 
-    root = "onnx.Add"
+    root = AddOp
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> bool | NoMatch:
         for value in op.operands:
-            linear = defining_op(value, LinearOp.name)
+            linear = defining_op(value, LinearOp)
             if linear is not None:
                 break
         else:
@@ -152,14 +152,14 @@ def _transposed_input(op: Operation, rewriter: PatternRewriter) -> Value:
         return a
     t = RankedTensorType(tuple(reversed(a.type.shape)), a.type.element_type)
     perm = ArrayAttr((IntegerAttr(1), IntegerAttr(0)))
-    tr = ONNX_OPS["Transpose"].create([a], [t], {"perm": perm}, location=op.location)
+    tr = TransposeOp.create([a], [t], {"perm": perm}, location=op.location)
     return rewriter.insert_before(op, tr).results[0]
 
 
 class GemmToLinear(RewritePattern):
     """``Gemm(A, B, C)`` with a constant ``B`` → ``nn.linear`` (see the module docs)."""
 
-    root = "onnx.Gemm"
+    root = GemmOp
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> bool | NoMatch:
         b_value, c_value = op.operands[1], op.operands[2]
@@ -192,9 +192,7 @@ class GemmToLinear(RewritePattern):
         if extra is not None:
             if isinstance(extra, np.ndarray):
                 extra = constant(rewriter, op, extra, constant_hint(c_value, ""), op.location)
-            add = ONNX_OPS["Add"].create(
-                [result, extra], [op.results[0].type], location=op.location
-            )
+            add = AddOp.create([result, extra], [op.results[0].type], location=op.location)
             result = rewriter.insert_before(op, add).results[0]
         rewriter.replace_op(op, [result])
         return True

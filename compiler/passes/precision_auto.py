@@ -5,12 +5,10 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-from ..backend.target import module_target
 from ..interp.interpreter import main_function, result_names
 from ..ir.attributes import BoolAttr, FloatAttr, IntegerAttr
 from ..ir.builtin import ModuleOp
 from ..pm import Pass, PassFailure, register_pass
-from ..precision import metrics
 from ..precision.activations import MODES, ActSpec
 from ..precision.auto import (
     Measurer,
@@ -27,6 +25,7 @@ from ..precision.auto import (
 from ..precision.calibration import calibration_for
 from ..precision.clone import clone_module, install
 from ..precision.layers import float_layers, quant_layers
+from ..precision.numerics import metrics
 from ..precision.record import record_model, remember_reference
 from ..precision.target import array_params
 
@@ -95,7 +94,7 @@ class PrecisionAutoPass(Pass):
         """The activation quantization evaluated and applied (None: float activations)."""
         if self.act == "none":
             return None
-        arr = array_params(module_target(module))
+        arr = array_params(module)
         group = self.adc_group or arr.cols
         return ActSpec(self.act, min(arr.dac_bits, 8), self.method, False, arr.adc_bits, group)
 
@@ -126,9 +125,9 @@ class PrecisionAutoPass(Pass):
         except ValueError as exc:
             raise PassFailure(f"precision-auto: {exc}") from None
         output = self.output_index(module)
-        rows, act = array_params(module_target(module)).rows, self.act_spec(module)
+        rows, act = array_params(module).rows, self.act_spec(module)
         xs, run = capture_inputs(module, cal, layers)
-        remember_reference(cal, run, True)
+        remember_reference(module, cal, run, True)
         trial, chosen, result = self.choose(module, cal, layers, xs, metric, output)
         winner, error = trial, result.error
         if self.refit and self.holdout == 0 and any(spec.fmt == "ternary" for spec in chosen):
@@ -145,7 +144,7 @@ class PrecisionAutoPass(Pass):
     def choose(self, module, cal, layers, xs, metric: str, output):
         """Fit the candidates, search on a quantized copy of ``module``; returns the copy (with
         the chosen candidates in place), the chosen specs and the search result."""
-        rows, act = array_params(module_target(module)).rows, self.act_spec(module)
+        rows, act = array_params(module).rows, self.act_spec(module)
         specs = parse_candidates(self.candidates)
         xs_fit, val = split_holdout(cal, xs, self.holdout)
         slots = [build_slot(ly, specs, x, act, rows) for ly, x in zip(layers, xs_fit)]

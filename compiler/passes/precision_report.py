@@ -5,14 +5,10 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-from ..ir.attributes import StringAttr
 from ..ir.builtin import ModuleOp
 from ..pm import Pass, register_pass
-from ..precision.report import build_report, format_report, report_json
+from ..precision.report import build_report, format_report, record_report, report_json
 from ..util.atomic import atomic_write_text
-
-#: The module attribute holding the last report (JSON text).
-REPORT_ATTR = "quant.report"
 
 
 @register_pass
@@ -21,7 +17,7 @@ class PrecisionReportPass(Pass):
     """Prints, per quantized crossbar layer, its format and planes, sparsity, weight error,
     output error and DAC/ADC error, input quantization and columns, then the weight split, the
     total crossbar columns and the model-level error against fp32 recorded by the precision
-    passes. Records the report on the module (``quant.report``, JSON text), so later levels,
+    passes (compiler/precision/report.py). Records the report on the module (``quant.report``, JSON text), so later levels,
     whose crossbar layers are jobs by then, can still write it. ``json=FILE`` also writes the
     report as JSON; ``quiet`` skips the table."""
 
@@ -38,6 +34,4 @@ class PrecisionReportPass(Pass):
         text = report_json(report)
         if self.json:
             atomic_write_text(self.json, text)
-        changed = module.get_attr(REPORT_ATTR) != text
-        module.attributes[REPORT_ATTR] = StringAttr(text)
-        return changed
+        return record_report(module, text)

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..backend.target import module_target
 from ..dialects.quant import CrossbarLayerOp
 from ..ir.builtin import ModuleOp
 from ..ir.core import Operation
 from ..pm import Pass, register_pass
 from ..precision.activations import MODES, ActSpec, convert_layer
 from ..precision.calibration import calibration_for
+from ..precision.numerics.actquant import CALIBRATION_METHODS
+from ..precision.numerics.adc import ADC_CRITERIA
 from ..precision.record import record_model
 from ..precision.runner import run_streams
 from ..precision.target import array_params
-from ..quant.actquant import CALIBRATION_METHODS
-from ..quant.adc import ADC_CRITERIA
 
 
 @register_pass
@@ -59,7 +58,7 @@ class QuantizeActivationsPass(Pass):
 
     def act_spec(self, module: ModuleOp) -> ActSpec:
         """The spec with the defaults of the module's target filled in."""
-        arr = array_params(module_target(module))
+        arr = array_params(module)
         return ActSpec(
             self.mode, self.bits or min(arr.dac_bits, 8), self.method, self.asymmetric,
             arr.adc_bits if self.adc_bits < 0 else self.adc_bits,

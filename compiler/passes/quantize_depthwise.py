@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..backend.target import module_target
 from ..ir.builtin import ModuleOp
 from ..pm import Pass, register_pass
 from ..precision.activations import ActSpec
@@ -35,7 +34,7 @@ class QuantizeDepthwisePass(Pass):
     def run(self, module: ModuleOp) -> bool:
         if not any(is_float_depthwise(op) for op in module.walk()):
             return False
-        bits = min(array_params(module_target(module)).dac_bits, 8)
+        bits = min(array_params(module).dac_bits, 8)
         spec = ActSpec("static", bits, self.method)
         cal = calibration_for(module, self.calibration)
 

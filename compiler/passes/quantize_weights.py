@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..backend.target import module_target
 from ..ir.builtin import ModuleOp
 from ..pm import Pass, register_pass
-from ..precision.fitting import WeightSpec
+from ..precision.numerics.fitting import WeightSpec
 from ..precision.target import array_params
 from ..precision.weights_pass import quantize_weights
 
@@ -28,6 +27,6 @@ class QuantizeWeightsPass(Pass):
     )
 
     def run(self, module: ModuleOp) -> bool:
-        rows = array_params(module_target(module)).rows
+        rows = array_params(module).rows
         spec = WeightSpec("int8")
         return quantize_weights(module, lambda i, n: spec, self.calibration, rows)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..backend.target import module_target
 from ..ir.builtin import ModuleOp
 from ..pm import Pass, register_pass
-from ..precision.fitting import RULES, WeightSpec
+from ..precision.numerics.fitting import RULES, WeightSpec
 from ..precision.target import array_params
 from ..precision.weights_pass import quantize_weights
 
@@ -84,5 +83,5 @@ class TernarizePass(Pass):
         return self.spec()
 
     def run(self, module: ModuleOp) -> bool:
-        rows = array_params(module_target(module)).rows
+        rows = array_params(module).rows
         return quantize_weights(module, self.policy, self.calibration, rows, self.rule == "data")

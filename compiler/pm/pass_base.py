@@ -7,6 +7,10 @@ A pass is a frozen dataclass. Its fields are its options: ``max_iter: int = 10``
 - ``requires(module)``: the precondition; raise :class:`PassFailure` naming what is missing;
 - ``run(module) -> bool``: transform the module, return whether anything changed;
 - ``ensures(module)``: the postcondition (e.g. "no op of dialect X is left").
+
+The pass manager knows passes only through the registry that :func:`register_pass` fills: the
+built-in passes register when ``compiler.passes`` is imported, which ``compiler.pipelines`` and
+the tools do (the pass manager never imports the passes built on it).
 """
 
 from __future__ import annotations
@@ -69,18 +73,13 @@ def register_pass(cls: type[Pass]) -> type[Pass]:
     return cls
 
 
-def _load_passes() -> None:
-    # Importing the package registers every pass (one module per pass).
-    from .. import passes  # noqa: F401
-
-
 def lookup_pass(name: str) -> type[Pass] | None:
-    _load_passes()
+    """The registered pass called ``name`` (None if there is none)."""
     return PASS_REGISTRY.get(name)
 
 
 def all_passes() -> list[type[Pass]]:
-    _load_passes()
+    """Every registered pass, by name."""
     return [PASS_REGISTRY[k] for k in sorted(PASS_REGISTRY)]
 
 

@@ -1,14 +1,14 @@
 """Activation quantization of a crossbar layer: the DAC conversion of its input and its ADC ranges.
 
 Static quantization fixes one scale per layer input from calibration data (max-abs, percentile or
-MSE clipping, ``quant/actquant.py``): non-negative inputs (ReLU outputs) use unsigned codes
+MSE clipping, ``numerics/actquant.py``): non-negative inputs (ReLU outputs) use unsigned codes
 0..2^bits − 1, others the narrow symmetric signed range, or with ``asymmetric`` unsigned codes and
 a zero point covering [min, max]. Dynamic quantization leaves the scale to the array periphery,
 one per input vector (assumed available on every target; it is the ``dynamic_quantize`` op).
 Convolutions are quantized statically (their input vectors are im2col patches of one image).
 
 The ADC shift of every (plane, sign, row tile, column group) is then chosen on the integer column
-sums the calibration codes produce (``quant/adc.py``, MSE criterion by default).
+sums the calibration codes produce (``numerics/adc.py``, MSE criterion by default).
 """
 
 from __future__ import annotations
@@ -22,17 +22,17 @@ from ..interp.quant_ops import dynamic_codes, quantize_codes
 from ..ir.attributes import DenseElementsAttr, FloatAttr, IntegerAttr
 from ..ir.core import Operation, Value
 from ..ir.types import NoneType, RankedTensorType, f32, i8, ui8
-from ..quant.actquant import calibrate_scale
-from ..quant.adc import calibrate_adc_shift
-from ..quant.crossbar import (
+from .layers import as_layer, replace_layer
+from .numerics.actquant import calibrate_scale
+from .numerics.adc import calibrate_adc_shift
+from .numerics.crossbar import (
     CrossbarWeights,
     calibrate_shift_exact,
     crossbar_matmul,
     ideal_matmul,
     tile_sums,
 )
-from ..quant.report import relative_error
-from .layers import as_layer, replace_layer
+from .numerics.metrics import relative_error
 from .record import set_float
 
 MODES = ("auto", "static", "dynamic")

@@ -5,7 +5,7 @@
    GPTQ run serves every plane count), the ADC shifts for the layer's calibration codes, the
    column cost, and the layer's local output error with its DAC/ADC on its float input.
 3. An additive proxy, Σ (local error)², orders the upgrades: the greedy search of
-   ``quant/budget.py`` walks from the cheapest assignment, each step taking the upgrade with
+   ``numerics/budget.py`` walks from the cheapest assignment, each step taking the upgrade with
    the largest proxy reduction per added column. Along that path the measured model error
    (the real quantized model run in the interpreter on the calibration set) is bisected for the
    cheapest assignment within budget: about log2(path length) runs, not one per candidate.
@@ -24,14 +24,20 @@ from ..dialects.quant import CrossbarLayerOp
 from ..interp.quant_ops import dynamic_codes, quantize_codes
 from ..ir.attributes import DenseElementsAttr, StringAttr
 from ..ir.builtin import ModuleOp
-from ..quant.budget import Option, greedy_assign
-from ..quant.crossbar import CrossbarWeights, Readout, crossbar_matmul, ideal_matmul
-from ..quant.report import crossbar_columns, relative_error
-from . import metrics
 from .activations import ActSpec, adc_attrs, convert_layer, input_ops, static_params
 from .calibration import Calibration
-from .fitting import Fitted, WeightSpec, fit_candidates
 from .layers import Layer, build_layer_op, float_layers, replace_layer
+from .numerics import metrics
+from .numerics.budget import Option, greedy_assign
+from .numerics.crossbar import (
+    CrossbarWeights,
+    Readout,
+    crossbar_columns,
+    crossbar_matmul,
+    ideal_matmul,
+)
+from .numerics.fitting import Fitted, WeightSpec, fit_candidates
+from .numerics.metrics import relative_error
 from .record import set_float
 from .runner import run_streams
 from .weights_pass import replacement
@@ -257,7 +263,7 @@ class SearchResult:
 
 def greedy_path(slots: list[Slot]) -> tuple[list[tuple[int, ...]], list[float], list[int]]:
     """Assignments from the cheapest upwards, each step the upgrade with the largest reduction
-    of the proxy Σ (local error)² per added column (``quant/budget.py``'s greedy search); with
+    of the proxy Σ (local error)² per added column (``numerics/budget.py``'s greedy search); with
     each assignment's proxy and columns."""
     options = [[Option(c.spec.label, c.columns) for c in s.candidates] for s in slots]
     errors = [[c.error for c in s.candidates] for s in slots]

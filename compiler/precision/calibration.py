@@ -1,4 +1,5 @@
-"""Calibration data: where it comes from and how it is cut into the model's batches.
+"""Calibration data: where it comes from, how it travels with the module, how it is cut into
+batches.
 
 A calibration set maps every input name of the model to an array of N samples (first axis), from
 an ``.npz`` file (``--calibration FILE.npz``, loaded with ``allow_pickle=False``) or a dict given to
@@ -6,16 +7,26 @@ an ``.npz`` file (``--calibration FILE.npz``, loaded with ``allow_pickle=False``
 budgets on. Without data, a seeded synthetic set is made from the input types and a warning goes
 to stderr: synthetic data only exercises the model, it does not represent it.
 
-Passes find the set of a module through :func:`calibration_for`; the driver and the Python API
-attach one with :func:`attach_calibration`. The set also remembers the float model's outputs on
-it (``reference``), recorded by the first precision pass, so every later pass can report the
-model-level error against fp32.
+The set travels in the open, as the module attribute ``imcc.calibration`` (:data:`CALIBRATION_ATTR`):
+``{source = "calib.npz", inputs = {x = dense_resource<calibration.x> : tensor<...>}, labels = ...,
+reference = [...]}``, its arrays printed as named resources in the IR's resource section. A
+synthetic set is recorded as ``{source = "<synthetic>", synthetic = N}`` and regenerated from the
+seed. ``reference`` holds the float model's outputs on the set, recorded by the first precision
+pass, so every later pass can report the model-level error against fp32. The driver and the Python
+API attach a set with :func:`attach_calibration`; passes read it with :func:`calibration_for`;
+``strip-calibration``, the last step of the quant level, removes it.
+
+Why a module attribute rather than a pass option naming the file: a dict given to
+``imcc.compile`` has no file; the float reference computed by the first pass has to reach the
+later ones, and the module is the only thing passes share; and a dumped ``.mlir``
+(``--dump-ir-dir``) must be runnable on its own: ``imcc-opt`` on the dump with the same pipeline
+reproduces the original run bit for bit, whichever pass the dump follows. The price is size:
+dumps carry the calibration arrays (usually small beside the weights they sit next to).
 """
 
 from __future__ import annotations
 
 import sys
-import weakref
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,10 +34,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..interp.interpreter import arg_names, main_function
+from ..ir.attributes import ArrayAttr, DenseElementsAttr, DictAttr, IntegerAttr, StringAttr
 from ..ir.builtin import ModuleOp
 from ..ir.diagnostics import IRError
 from ..ir.types import RankedTensorType, numpy_dtype
 
+#: The module attribute holding the calibration set.
+CALIBRATION_ATTR = "imcc.calibration"
 LABELS_KEY = "labels"
 #: Synthetic stand-in data carries no information about real inputs: a few samples measure the
 #: ranges as well as many. At most 32 samples and at most about SYNTHETIC_ELEMENTS input values
@@ -58,26 +72,23 @@ class Calibration:
         return int(next(iter(self.inputs.values())).shape[0])
 
 
-_ATTACHED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def attach_calibration(module: ModuleOp, data) -> Calibration:
-    """Make ``data`` (a path, a dict of arrays or a Calibration) the calibration set of ``module``."""
+    """Make ``data`` (a path, a dict of arrays or a Calibration) the calibration set of ``module``
+    (recorded as its ``imcc.calibration`` attribute)."""
     cal = data if isinstance(data, Calibration) else make_calibration(module, data)
     check_calibration(module, cal)
-    _ATTACHED[module] = cal
+    store_calibration(module, cal)
     return cal
 
 
 def calibration_for(module: ModuleOp, path: str = "") -> Calibration:
     """The calibration set a pass uses: ``path`` if given, else the attached set, else a
-    synthetic one (warned about once per module)."""
+    synthetic one (warned about once: it is attached as such)."""
+    cal = attached_calibration(module)
     if path:
-        cal = _ATTACHED.get(module)
         if cal is None or cal.source != path:
             cal = attach_calibration(module, path)
         return cal
-    cal = _ATTACHED.get(module)
     if cal is None:
         cal = synthetic_calibration(module)
         print(
@@ -85,8 +96,52 @@ def calibration_for(module: ModuleOp, path: str = "") -> Calibration:
             "samples (pass --calibration FILE.npz for real accuracy)",
             file=sys.stderr,
         )
-        _ATTACHED[module] = cal
+        store_calibration(module, cal)
     return cal
+
+
+def store_calibration(module: ModuleOp, cal: Calibration) -> None:
+    """Record ``cal`` (and its float reference, once known) as the module's calibration set."""
+    entries: list[tuple[str, object]] = [("source", StringAttr(cal.source))]
+    if cal.synthetic:
+        entries.append(("synthetic", IntegerAttr(cal.samples)))
+    else:
+        inputs = tuple((k, _dense(a, f"calibration.{k}")) for k, a in cal.inputs.items())
+        entries.append(("inputs", DictAttr(inputs)))
+    if cal.labels is not None:
+        entries.append((LABELS_KEY, _dense(cal.labels, "calibration.labels")))
+    if cal.reference is not None:
+        refs = (_dense(r, f"calibration.reference{i}") for i, r in enumerate(cal.reference))
+        entries.append(("reference", ArrayAttr(tuple(refs))))
+    module.attributes[CALIBRATION_ATTR] = DictAttr(tuple(entries))
+
+
+def attached_calibration(module: ModuleOp) -> Calibration | None:
+    """The calibration set recorded on the module, if any."""
+    attr = module.attributes.get(CALIBRATION_ATTR)
+    if not isinstance(attr, DictAttr):
+        return None
+    source = attr.get("source").value
+    synthetic = attr.get("synthetic")
+    if synthetic is not None:
+        cal = synthetic_calibration(module, synthetic.value)
+    else:
+        cal = Calibration({k: v.array for k, v in attr.get("inputs").entries}, None, source)
+    labels = attr.get(LABELS_KEY)
+    cal.labels = None if labels is None else labels.array
+    reference = attr.get("reference")
+    cal.reference = None if reference is None else [r.array for r in reference.elements]
+    return cal
+
+
+def strip_calibration(module: ModuleOp) -> bool:
+    """Remove the calibration set from the module; returns whether there was one."""
+    return module.attributes.pop(CALIBRATION_ATTR, None) is not None
+
+
+def _dense(array: np.ndarray, hint: str) -> DenseElementsAttr:
+    # A copy: attributes freeze their array, and the caller's arrays must stay writable.
+    return DenseElementsAttr.from_array(np.array(array, copy=True), hint=hint)
 
 
 def make_calibration(module: ModuleOp, data) -> Calibration:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..dialects import nn
+from ..dialects import onnx as onnx_dialect
 from ..dialects.quant import ConvOp, CrossbarLayerOp, LinearOp
 from ..ir.attributes import ArrayAttr, DenseElementsAttr, IntegerAttr, StringAttr
 from ..ir.builtin import ModuleOp
@@ -21,10 +23,11 @@ from ..ir.core import Operation, Value
 from ..ir.diagnostics import NameLoc
 from ..ir.rewriter import constant_value, is_trivially_dead
 from ..ir.types import NoneType, RankedTensorType, f32
-from ..quant.crossbar import CrossbarWeights, conv_matrix, gather_rows, im2col
+from .numerics.crossbar import CrossbarWeights, conv_matrix, gather_rows, im2col
 
-FLOAT_LINEAR = "nn.linear"
-FLOAT_CONV = "onnx.Conv"
+#: The float crossbar layers before quantization: a product with a constant weight, a convolution.
+FLOAT_LINEAR = nn.LinearOp
+FLOAT_CONV = onnx_dialect.ConvOp
 
 
 @dataclass(eq=False)
@@ -99,9 +102,9 @@ def as_layer(op: Operation, index: int = 0) -> Layer | None:
         geometry = op.geometry() if isinstance(op, ConvOp) else None
         kind = "conv" if isinstance(op, ConvOp) else "linear"
         return Layer(op, layer_name(op, index), kind, w, op.bias(), geometry)
-    if op.name == FLOAT_LINEAR:
+    if isinstance(op, FLOAT_LINEAR):
         return _linear_layer(op, index)
-    if op.name == FLOAT_CONV:
+    if isinstance(op, FLOAT_CONV):
         return _conv_layer(op, index)
     return None
 
@@ -151,7 +154,7 @@ def float_layers(module: ModuleOp) -> list[Layer]:
     """Every not-yet-quantized crossbar layer of the main function, in program order."""
     out = []
     for i, op in enumerate(main_block(module).ops):
-        if op.name in (FLOAT_LINEAR, FLOAT_CONV):
+        if isinstance(op, (FLOAT_LINEAR, FLOAT_CONV)):
             layer = as_layer(op, i)
             if layer is not None:
                 out.append(layer)
@@ -200,9 +203,7 @@ def _none_value(op: Operation) -> Value:
     for v in op.operands:
         if isinstance(v.type, NoneType):
             return v
-    from ..dialects.onnx import NoValueOp
-
-    novalue = NoValueOp.create(result_types=[NoneType()], location=op.location)
+    novalue = onnx_dialect.NoValueOp.create(result_types=[NoneType()], location=op.location)
     op.parent.insert(op.parent.index_of(op), novalue)
     return novalue.results[0]
 

@@ -9,8 +9,10 @@
 
 Every mode that quantizes also makes depthwise convolutions 8-bit jobs for the depthwise unit
 (``quantize-depthwise``), lets layers emit the next layer's codes where their float result feeds
-nothing else (``fuse-output-quant``) and ends with ``cse`` (one conversion per tensor shared by the layers
-reading it, e.g. Q/K/V) and ``precision-report`` (the table on stderr).
+nothing else (``fuse-output-quant``) and ends with ``cse`` (one conversion per tensor shared by the
+layers reading it, e.g. Q/K/V) and ``precision-report`` (the table on stderr). Every mode, ``fp32``
+included, ends with ``strip-calibration``: the calibration set travels on the module up to there
+(compiler/precision/calibration.py), and the program does not carry it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def precision_steps(
         "ternary": ("ternarize", "quantize-activations", "quantize-depthwise"),
         "auto": (f"precision-auto{{budget={budget!r}}}", "quantize-depthwise"),
     }[precision]
-    if not steps:
-        return ()
-    return (*steps, "fuse-output-quant", "cse", *(("precision-report",) if report else ()))
+    if steps:
+        steps = (*steps, "fuse-output-quant", "cse", *(("precision-report",) if report else ()))
+    # Last: the calibration data (module attribute) has served; the program does not carry it.
+    return (*steps, "strip-calibration")

@@ -16,9 +16,9 @@ import math
 from ..ir.attributes import FloatAttr, StringAttr
 from ..ir.builtin import ModuleOp
 from ..ir.core import Operation
-from . import metrics
-from .calibration import Calibration
+from .calibration import Calibration, store_calibration
 from .layers import quant_layers
+from .numerics import metrics
 from .runner import StreamRun
 
 
@@ -33,10 +33,12 @@ def is_float_model(module: ModuleOp) -> bool:
     return not quant_layers(module)
 
 
-def remember_reference(cal: Calibration, run: StreamRun, was_float: bool) -> None:
-    """Keep the float model's outputs the first time a pass runs on a float model."""
+def remember_reference(module: ModuleOp, cal: Calibration, run: StreamRun, was_float: bool) -> None:
+    """Keep the float model's outputs the first time a pass runs on a float model (on ``cal``
+    and in the module's calibration attribute, for the passes after this one)."""
     if cal.reference is None and was_float and run.ref_outputs is not None:
         cal.reference = run.outputs("ref")
+        store_calibration(module, cal)
 
 
 def record_model(

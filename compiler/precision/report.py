@@ -1,5 +1,9 @@
 """The precision report: what every crossbar layer became and what it cost, read from the IR.
 
+The one home of the report: the ``precision-report`` pass (compiler/passes/precision_report.py)
+prints and records it, the driver's ``--precision-report FILE`` writes it
+(compiler/tools/precision_flags.py), and benchmarks use its table printer.
+
 Per layer: format and planes (or the option ``precision-auto`` chose), sparsity (fraction of
 zero cells), weight error ‖W − Ŵ‖/‖W‖, output error (its weights alone), act error (its DAC/ADC
 alone), input quantization and crossbar columns. Model level: the error against fp32 on the
@@ -12,18 +16,28 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
+from ..dialects import nn
+from ..dialects import onnx as onnx_dialect
 from ..dialects.quant import ConvOp, CrossbarLayerOp
+from ..ir.attributes import StringAttr
 from ..ir.builtin import ModuleOp
 from ..ir.diagnostics import NameLoc
 from ..ir.rewriter import constant_value
-from ..quant.report import crossbar_columns, format_table
 from .layers import main_block
+from .numerics.crossbar import crossbar_columns
+from .numerics.metrics import relative_error
+from .numerics.ternary import Ternary, as_matrix
+
+#: The module attribute holding the last report (JSON text), so later levels, whose crossbar
+#: layers are jobs by then, can still write it.
+REPORT_ATTR = "quant.report"
 
 #: Ops whose constant second operand is a static weight (counted when left float).
-_WEIGHT_OPS = ("nn.linear", "onnx.Conv", "onnx.Gemm", "onnx.MatMul")
+_WEIGHT_OPS = (nn.LinearOp, onnx_dialect.ConvOp, onnx_dialect.GemmOp, onnx_dialect.MatMulOp)
 
 
 def layer_columns(op: CrossbarLayerOp) -> int:
@@ -80,7 +94,7 @@ def float_weight_ops(module: ModuleOp) -> list[dict]:
     """Static-weight ops left in float (not on crossbars)."""
     out = []
     for i, op in enumerate(main_block(module).ops):
-        if op.name not in _WEIGHT_OPS or len(op.operands) < 2:
+        if not isinstance(op, _WEIGHT_OPS) or len(op.operands) < 2:
             continue
         w = constant_value(op.operands[1])
         if w is None:
@@ -196,3 +210,59 @@ def _clean(v):
     if isinstance(v, np.integer):
         return int(v)
     return v
+
+
+def record_report(module: ModuleOp, text: str) -> bool:
+    """Record the report's JSON text on the module; returns whether it differed."""
+    changed = module.get_attr(REPORT_ATTR) != text
+    module.attributes[REPORT_ATTR] = StringAttr(text)
+    return changed
+
+
+def recorded_report(module: ModuleOp) -> str:
+    """The JSON text of the report the ``precision-report`` pass recorded, else one built from
+    the module."""
+    return module.get_attr(REPORT_ATTR) or report_json(build_report(module))
+
+
+# --- one ternarized weight, for benchmarks and tables outside the IR ----------------------------
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    """Summary of one ternarized layer."""
+
+    name: str
+    shape: tuple[int, int]
+    planes: int
+    relative_error: float
+    sparsity: float
+    exact_channels: int
+    columns: int
+
+
+def layer_report(name: str, weight, tern: Ternary, array_rows: int = 256) -> LayerReport:
+    """Weight error, mean sparsity over planes, exact channels and columns of a ternarized layer."""
+    w = as_matrix(weight)
+    o, n = w.shape
+    per_plane = 1 if tern.symmetric else 2
+    return LayerReport(
+        name,
+        (o, n),
+        tern.planes,
+        relative_error(w, tern.dequantize()),
+        float(tern.sparsity().mean()),
+        int(tern.exact.sum()),
+        crossbar_columns(o, n, tern.planes, array_rows, per_plane),
+    )
+
+
+def format_table(headers, rows) -> str:
+    """A Markdown table; floats print with 4 significant digits."""
+
+    def cell(v) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)

@@ -1,15 +1,18 @@
-"""The array parameters the precision passes need, read from a target description.
+"""The array parameters the precision passes need, read from the module's target.
 
-The weight-holding arrays of a target are its first ``analog`` array group, else its first group
-(FAT's digital ternary arrays). A digital array adds exactly, so it has no ADC (``adc_bits`` 0);
-its activation width defaults to 8 bits (FAT streams activations bit-serially, any width works).
+The target is recorded once on the module (``imcc.target``, see compiler/backend/target.py);
+its weight-holding arrays are the group the backend maps weights to (:func:`weight_group`: the
+first ``analog`` group, else the first digital one, FAT's ternary arrays). A digital array adds
+exactly, so it has no ADC (``adc_bits`` 0); its activation width defaults to 8 bits (FAT streams
+activations bit-serially, any width works).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from imcc.runtime.targets import Target
+from ..backend.target import module_target, weight_group
+from ..ir.builtin import ModuleOp
 
 DEFAULT_ACT_BITS = 8
 
@@ -25,10 +28,10 @@ class ArrayParams:
     adc_bits: int
 
 
-def array_params(t: Target) -> ArrayParams:
-    """The weight arrays of target ``t`` (the module's: `module_target`)."""
-    groups = [g for g in t.arrays if g.kind == "analog"] or list(t.arrays)
-    g = groups[0]
+def array_params(module: ModuleOp) -> ArrayParams:
+    """The weight arrays of the target ``module`` is compiled for (``cluster`` unless recorded)."""
+    t = module_target(module)
+    g = weight_group(t)
     dac = g.get("dac_bits") or DEFAULT_ACT_BITS
     adc = g.get("adc_bits") or 0
     return ArrayParams(t.name, int(g.rows), int(g.cols), int(dac), int(adc))

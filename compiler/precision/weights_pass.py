@@ -9,8 +9,8 @@ from collections.abc import Callable
 from ..ir.builtin import ModuleOp
 from ..ir.core import Operation
 from .calibration import Calibration, calibration_for
-from .fitting import WeightSpec, fit_layer
 from .layers import Layer, build_layer_op, float_layers, replace_layer
+from .numerics.fitting import WeightSpec, fit_layer
 from .record import is_float_model, record_model, remember_reference, set_float
 from .runner import run_streams
 
@@ -59,7 +59,7 @@ def quantize_weights_with(
     run = run_streams(
         module, cal, lambda op: id(op) in chosen, callback, ref=needs_ref or was_float
     )
-    remember_reference(cal, run, was_float)
+    remember_reference(module, cal, run, was_float)
     outputs = run.outputs("q")
     record_model(module, cal, outputs, metric)
     return outputs

@@ -32,7 +32,7 @@ from ..ir.verifier import verify
 from ..pipelines import DEFAULT_LEVEL, IR_LEVELS, LEVELS, level, pipeline_to
 from ..pm.pass_base import describe_passes
 from ..pm.pipeline import parse_pipeline
-from ..precision import cli as precision_cli
+from . import precision_flags
 from .common import (
     ArgumentParser,
     UsageError,
@@ -118,7 +118,7 @@ def make_parser() -> ArgumentParser:
         action="store_true",
         help="leave large constants' bytes out of the IR text (for reading)",
     )
-    precision_cli.add_precision_flags(p)
+    precision_flags.add_precision_flags(p)
     add_pass_manager_flags(p)
     return p  # fmt: skip
 
@@ -189,6 +189,16 @@ def _level(args):
         raise UsageError(exc.args[0]) from None
 
 
+def _check_target(spec: str) -> None:
+    """A --target that names no preset or no loadable TOML file is bad usage (exit code 2)."""
+    from imcc.runtime.targets import TargetError, load_target
+
+    try:
+        load_target(spec)
+    except (TargetError, OSError) as exc:
+        raise UsageError(f"--target: {exc}") from None
+
+
 def _load(args, shapes) -> tuple[ModuleOp, str | None, float]:
     """The input as a module, its text (for IR input), and the seconds reading it took."""
     start = time.perf_counter()
@@ -214,12 +224,14 @@ def _compile(args, shapes) -> int:
     if lv.name == "bin" and args.output in (None, "-") and sys.stdout.isatty():
         raise UsageError("refusing to write a binary program to a terminal; give -o prog.bin")
     try:
-        overrides = precision_cli.level_overrides(args)
+        overrides = precision_flags.level_overrides(args)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     passes = parse_pipeline(
         pipeline_to(lv.name, overrides) if args.pass_pipeline is None else args.pass_pipeline
     )
+    if args.target is not None:
+        _check_target(args.target)
     module, text, import_seconds = _load(args, shapes)
     if args.target is not None or args.overrides:
         set_target(module, args.target or target_name(module), parse_overrides(args.overrides))
@@ -227,7 +239,7 @@ def _compile(args, shapes) -> int:
     try:
         verify(module)
         module_target(module)  # a bad --target is an error before any pass runs
-        precision_cli.prepare(args, module)
+        precision_flags.prepare(args, module)
         pm.run(module)
     except IRError as exc:
         # Errors located in the input file show its offending line.
@@ -235,7 +247,7 @@ def _compile(args, shapes) -> int:
         if text is not None and isinstance(loc, FileLineColLoc) and loc.filename == args.input:
             exc.source = text
         raise
-    precision_cli.finish(args, module)
+    precision_flags.finish(args, module)
     if timing:
         sys.stderr.write(f"  import: {import_seconds:.4f} s\n" + timing.report())
     if lv.name in IR_LEVELS:

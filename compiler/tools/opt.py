@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from .. import dialects  # noqa: F401  (registers ops)
+from .. import passes as _passes  # noqa: F401  (registers every pass)
 from ..ir.parser import parse_module
 from ..ir.printer import print_ir
 from ..ir.verifier import verify

@@ -54,7 +54,7 @@ def test_set_overrides_reach_the_program_and_its_runner(tmp_path):
     [
         (["--set", "arrays.ima.count"], 2, "--set 'arrays.ima.count' must look like KEY=VALUE"),
         (["--set", "arrays.ima.count=-4"], 1, "arrays[0].count: -4 count is impossible"),
-        (["--target", "nosuch"], 1, "unknown target 'nosuch'"),
+        (["--target", "nosuch"], 2, "unknown target 'nosuch'"),
         (["--set", "memory.L2.size=4096 B"], 1, "needs more memory than the target has"),
         (["--set", "memory.L2.size=4096 B", "--emit", "imc"], 1, "needs more memory"),
     ],
@@ -85,5 +85,5 @@ def test_a_target_file_with_an_impossible_value_is_refused(tmp_path):
     )
     out = tmp_path / "p.bin"
     proc = _run("imcc", CNN, "--target", bad, "-o", out)
-    assert proc.returncode == 1 and "bad.toml" in proc.stderr and "impossible" in proc.stderr
+    assert proc.returncode == 2 and "bad.toml" in proc.stderr and "impossible" in proc.stderr
     assert not out.exists() and "Traceback" not in proc.stderr

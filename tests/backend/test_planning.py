@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from imcc.compiler.backend import memory
 from imcc.compiler.backend.packing import LayerDemand, place, split
 from imcc.compiler.backend.windows import layer_matrix
-from imcc.compiler.quant.crossbar import gather_rows, tiles
+from imcc.compiler.precision.numerics.crossbar import gather_rows, tiles
 
 
 def test_windows_follow_tiles_and_adc_groups():

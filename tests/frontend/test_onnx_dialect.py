@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import imcc.compiler.passes  # noqa: F401  (registers the passes)
 import numpy as np
 import pytest
 from imcc.compiler.dialects import onnx as dialect

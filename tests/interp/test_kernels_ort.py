@@ -3,7 +3,7 @@
 The ONNX node tests have no grouped, depthwise or dilated Conv, little ConvTranspose and few
 old-opset forms, so these single-node models run through both onnxruntime and the kernels.
 Also: the Erf approximation against the standard library, the registry's interface, and
-onnx_defaults' attribute normalisation.
+the onnx dialect's attribute normalisation (attribute_values.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from imcc.compiler.interp.onnx_defaults import AttributeSchemaError, node_attributes
+from imcc.compiler.dialects.onnx.attribute_values import AttributeSchemaError, node_attributes
 from imcc.runtime.kernels.onnx import KERNELS, KernelContext, UnsupportedOp, kernel_for
 from imcc.runtime.kernels.onnx.activation import erf_float64
 from onnx import helper, numpy_helper

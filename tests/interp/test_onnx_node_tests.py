@@ -3,8 +3,8 @@
 Every node test case of the installed onnx package whose graph uses only op types that
 have a kernel (single nodes, and the small "_expanded" graphs of function bodies) becomes
 one pytest case, named like the ONNX case. A tiny executor evaluates the graph node by node
-with attributes from `onnx_defaults`, and outputs are compared as the ONNX backend runner
-compares them: same shape and element type, then allclose with the case's rtol/atol.
+with attributes from the onnx dialect's `attribute_values`, and outputs are compared as the ONNX
+backend runner compares them: same shape and element type, then allclose with the case's rtol/atol.
 
 Cases come from the serialised ``onnx/backend/test/data/node`` folders when the onnx
 install ships them (or from the folder named by IMCC_ONNX_NODE_DATA); wheels that do not
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 import pytest
-from imcc.compiler.interp.onnx_defaults import node_attributes
+from imcc.compiler.dialects.onnx.attribute_values import node_attributes
 from imcc.runtime.kernels.onnx import KERNELS, KernelContext, UnsupportedOp, kernel_for
 from onnx import numpy_helper
 

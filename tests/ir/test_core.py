@@ -95,6 +95,28 @@ def test_driver_explains_failed_matches():
     assert ("_SwapToEffect", "test.add", "'add0'", "operands differ") in driver.failures
 
 
+class _Refuse(RewritePattern):
+    """Test pattern rooted on a class given at construction: records the ops it sees."""
+
+    def __init__(self, root):
+        self.root = root
+        self.seen = []
+
+    def match_and_rewrite(self, op, rewriter):
+        self.seen.append(op.name)
+        return NoMatch("never rewrites")
+
+
+def test_patterns_are_rooted_on_classes_and_their_base_classes():
+    from imcc.compiler.ir.ops import IROp
+
+    module, fn, add = _func()
+    on_add, on_base, on_const = _Refuse(AddOp), _Refuse(IROp), _Refuse(ConstantOp)
+    GreedyRewriteDriver([on_add, on_base, on_const]).run(module)
+    assert on_add.seen == ["test.add"] and on_const.seen == []
+    assert "test.add" in on_base.seen and "func.return" in on_base.seen
+
+
 def test_fold_materializes_constant():
     fn = FuncOp.build("f", [], [T])
     b = Builder.at_end(fn.body)

@@ -7,6 +7,7 @@ import io
 import os
 
 import imcc.compiler.dialects  # noqa: F401
+import imcc.compiler.passes  # noqa: F401  (registers the passes)
 import pytest
 from imcc.compiler.ir import VerificationError, parse_module
 from imcc.compiler.pm import Pass, PassFailure, PassManager, parse_pipeline, print_pipeline

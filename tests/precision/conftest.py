@@ -6,6 +6,7 @@ each other or a helper module).
 
 from __future__ import annotations
 
+import imcc.compiler.passes  # noqa: F401  (registers the passes)
 import numpy as np
 import onnx
 import pytest

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from imcc.compiler.quant.adc import adc_read, calibrate_adc_shift
-from imcc.compiler.quant.crossbar import (
+from imcc.compiler.precision.numerics.adc import adc_read, calibrate_adc_shift
+from imcc.compiler.precision.numerics.crossbar import (
     CrossbarWeights,
     Readout,
     adc_read_exact,

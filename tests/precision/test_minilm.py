@@ -12,12 +12,13 @@ import sys
 import time
 from pathlib import Path
 
+import imcc.compiler.passes  # noqa: F401  (registers the passes)
 import numpy as np
 import pytest
 from imcc.compiler.interp.interpreter import run_module
 from imcc.compiler.pm import PassManager, parse_pipeline
 from imcc.compiler.precision.calibration import attach_calibration
-from imcc.compiler.precision.metrics import mean_cosine
+from imcc.compiler.precision.numerics.metrics import mean_cosine
 from imcc.compiler.precision.report import build_report, format_report
 
 import imcc

@@ -8,8 +8,8 @@ import pytest
 from imcc.compiler.interp.interpreter import run_module
 from imcc.compiler.ir import print_ir
 from imcc.compiler.precision.layers import float_layers, quant_layers
+from imcc.compiler.precision.numerics.metrics import relative_error
 from imcc.compiler.precision.report import build_report
-from imcc.compiler.quant.report import relative_error
 
 
 def fp32_and_quant(build, run_pipeline, calib, kind, pipeline, n=24, **kw):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from imcc.compiler.interp.interpreter import run_module
 from imcc.compiler.ir import VerificationError, parse_module, verify
-from imcc.compiler.quant.adc import adc_read
+from imcc.compiler.precision.numerics.adc import adc_read
 
 
 def module(body: str, args: str, results: str) -> str:

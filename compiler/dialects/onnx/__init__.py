@@ -1,8 +1,10 @@
-"""The ``onnx`` dialect: one op per ONNX operator the reference interpreter supports.
+"""The ``onnx`` dialect: one op per ONNX operator imcc supports, listed in :data:`ONNX_OP_TYPES`.
 
-Ops are named ``onnx.<OpType>``. ``onnx.Constant`` and ``onnx.NoValue`` are hand-written; the others
-are generated at import time from the ``onnx.defs`` schemas (generate.py), so their operands,
-results, attributes and docs follow ONNX exactly. A module holding onnx ops records the opset it
+The dialect owns that list; the reference interpreter implements it (compiler/interp checks at
+import that the kernel library has a kernel for every op type listed, and fails naming the missing
+ones otherwise). Ops are named ``onnx.<OpType>``. ``onnx.Constant`` and ``onnx.NoValue`` are
+hand-written; the others are generated at import time from the ``onnx.defs`` schemas
+(generate.py), so their operands, results, attributes and docs follow ONNX exactly. A module holding onnx ops records the opset it
 was imported at in its ``onnx.opset`` attribute; ops verify against the schema of that opset.
 
 ``ONNX_OPS`` maps ONNX op types to their classes; the classes are also attributes of this module
@@ -10,8 +12,6 @@ was imported at in its ``onnx.opset`` attribute; ops verify against the schema o
 """
 
 from __future__ import annotations
-
-from imcc.runtime.kernels.onnx import KERNELS
 
 from ...ir.core import Operation
 from . import patterns
@@ -29,22 +29,54 @@ from .ops import (
 )
 from .schema import NEWEST_OPSET, signature
 
-#: ONNX op type -> op class, for every supported op type, sorted by op type.
-ONNX_OPS: dict[str, type[Operation]] = {"Constant": ConstantOp}
-for _op_type in KERNELS:
-    if _op_type not in ONNX_OPS:
-        ONNX_OPS[_op_type] = make_op_class(_op_type)
-ONNX_OPS = dict(sorted(ONNX_OPS.items()))
+#: Every ONNX op type of the dialect, by family. Adding one here makes the importer accept it and
+#: the interpreter require a kernel for it (runtime/kernels/onnx).
+ONNX_OP_TYPES: tuple[str, ...] = (
+    # activations
+    "Clip", "Erf", "Gelu", "HardSigmoid", "HardSwish", "LeakyRelu", "LogSoftmax", "PRelu",
+    "Relu", "Sigmoid", "Softmax", "Tanh",
+    # casts
+    "Cast", "CastLike",
+    # convolutions and products
+    "Conv", "ConvTranspose", "Gemm", "MatMul",
+    # elementwise arithmetic
+    "Abs", "Add", "Ceil", "Div", "Exp", "Floor", "Log", "Max", "Mean", "Min", "Mul", "Neg",
+    "Pow", "Reciprocal", "Sign", "Sqrt", "Sub", "Sum",
+    # indexing
+    "Concat", "Gather", "Pad", "Slice", "Split",
+    # comparisons and logic
+    "And", "Equal", "Greater", "GreaterOrEqual", "IsInf", "IsNaN", "Less", "LessOrEqual", "Not",
+    "Or", "Where", "Xor",
+    # constants and no-ops at inference
+    "Constant", "Dropout", "Identity",
+    # normalizations
+    "BatchNormalization", "LRN", "LayerNormalization",
+    # pooling
+    "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "MaxPool",
+    # reductions
+    "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean",
+    "ReduceMin", "ReduceProd", "ReduceSum", "ReduceSumSquare",
+    # shapes
+    "ConstantOfShape", "Expand", "Flatten", "Range", "Reshape", "Shape", "Size", "Squeeze",
+    "Tile", "Transpose", "Unsqueeze",
+)  # fmt: skip
+
+#: ONNX op type -> op class, for every op type of the dialect, sorted by op type.
+ONNX_OPS: dict[str, type[Operation]] = {
+    op_type: ConstantOp if op_type == "Constant" else make_op_class(op_type)
+    for op_type in sorted(ONNX_OP_TYPES)
+}
 globals().update({cls.__name__: cls for cls in ONNX_OPS.values()})
 patterns.attach(ONNX_OPS)
 
-#: Every ONNX op type the dialect (and so the importer and interpreter) supports.
+#: Every ONNX op type the dialect (and so the importer and interpreter) supports, sorted.
 SUPPORTED_OP_TYPES: tuple[str, ...] = tuple(ONNX_OPS)
 
 __all__ = [
     "IMPURE",
     "NEWEST_OPSET",
     "ONNX_OPS",
+    "ONNX_OP_TYPES",
     "OPSET_ATTR",
     "SUPPORTED_OP_TYPES",
     "ConstantOp",

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import onnx
 
-from ...interp.onnx_defaults import attribute_value
 from ...ir.attributes import Attribute
 from ...ir.ops import AttrDef, OperandDef, Pure, ResultDef, tensor_or_none, tensor_type
 from ...ir.printer import Printer
+from .attribute_values import attribute_value
 from .ops import OnnxOp, to_attribute
 from .schema import Param, newest_doc, summary, union_attrs, union_params, versions
 

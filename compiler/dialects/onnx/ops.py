@@ -1,10 +1,11 @@
 """The ``onnx`` dialect's op classes.
 
-``onnx.Constant`` and ``onnx.NoValue`` are written by hand; every other op the interpreter has a
-kernel for is generated at import time from its ``onnx.defs`` schemas (see generate.py). All of them
+``onnx.Constant`` and ``onnx.NoValue`` are written by hand; every other op type the dialect lists
+(``ONNX_OP_TYPES`` in __init__.py) is generated at import time from its ``onnx.defs`` schemas (see
+generate.py). All of them
 share :class:`OnnxOp`, whose verifier checks an op against the schema in force at the module's
 opset (the ``onnx.opset`` attribute of the enclosing ``builtin.module``) and whose folding hook
-evaluates ops with constant operands through the interpreter's kernels.
+evaluates ops with constant operands through the kernel library (runtime/kernels/onnx).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def set_module_opset(module: ModuleOp, opset: int) -> None:
 
 
 def to_attribute(value, onnx_type: int) -> Attribute:
-    """The IR attribute holding a plain attribute value (see onnx_defaults) of ONNX type
+    """The IR attribute holding a plain attribute value (see attribute_values.py) of ONNX type
     ``onnx_type``. Raises ValueError for tensors of element types the IR cannot hold."""
     if onnx_type == _A.INT:
         return IntegerAttr(int(value))

@@ -24,19 +24,22 @@ def _forward(op: Operation, rewriter: PatternRewriter, why: str) -> bool | NoMat
     return True
 
 
-class IdentityIsNoop(RewritePattern):
-    """``onnx.Identity`` is its input."""
+class _Rooted(RewritePattern):
+    """A pattern rooted on the op class it is given (the classes are generated with the dialect)."""
 
-    root = "onnx.Identity"
+    def __init__(self, root: type[Operation]):
+        self.root = root
+
+
+class IdentityIsNoop(_Rooted):
+    """``onnx.Identity`` is its input."""
 
     def match_and_rewrite(self, op, rewriter):
         return _forward(op, rewriter, "Identity")
 
 
-class InferenceDropoutIsNoop(RewritePattern):
+class InferenceDropoutIsNoop(_Rooted):
     """Dropout outside training mode is its input (the mask, if used, keeps the op)."""
-
-    root = "onnx.Dropout"
 
     def match_and_rewrite(self, op, rewriter):
         assert isinstance(op, OnnxOp)
@@ -49,20 +52,15 @@ class InferenceDropoutIsNoop(RewritePattern):
         return _forward(op, rewriter, "Dropout is in inference mode")
 
 
-class CastToSameTypeIsNoop(RewritePattern):
+class CastToSameTypeIsNoop(_Rooted):
     """A Cast to the element type its input already has changes nothing."""
-
-    root = "onnx.Cast"
 
     def match_and_rewrite(self, op, rewriter):
         return _forward(op, rewriter, "Cast")
 
 
-class ReshapeToSameShapeIsNoop(RewritePattern):
+class ReshapeToSameShapeIsNoop(_Rooted):
     """A Reshape, Flatten, Squeeze or Unsqueeze whose static result type equals its input's."""
-
-    def __init__(self, root: str):
-        self.root = root
 
     def match_and_rewrite(self, op, rewriter):
         t = op.results[0].type
@@ -71,18 +69,17 @@ class ReshapeToSameShapeIsNoop(RewritePattern):
         return _forward(op, rewriter, "reshape to the same shape")
 
 
-_PATTERNS: dict[str, list[RewritePattern]] = {
-    "Identity": [IdentityIsNoop()],
-    "Dropout": [InferenceDropoutIsNoop()],
-    "Cast": [CastToSameTypeIsNoop()],
-    **{
-        op: [ReshapeToSameShapeIsNoop(f"onnx.{op}")]
-        for op in ("Flatten", "Reshape", "Squeeze", "Unsqueeze")
-    },
+#: ONNX op type -> the patterns made for its op class.
+_PATTERNS: dict[str, tuple[type[_Rooted], ...]] = {
+    "Identity": (IdentityIsNoop,),
+    "Dropout": (InferenceDropoutIsNoop,),
+    "Cast": (CastToSameTypeIsNoop,),
+    **dict.fromkeys(("Flatten", "Reshape", "Squeeze", "Unsqueeze"), (ReshapeToSameShapeIsNoop,)),
 }
 
 
 def attach(op_classes: dict[str, type]) -> None:
-    """Give each op class its patterns (its ``canonicalization_patterns`` returns them)."""
+    """Give each op class its patterns, rooted on it (its ``canonicalization_patterns`` returns
+    them)."""
     for op_type, cls in op_classes.items():
-        cls._canonicalization_patterns = tuple(_PATTERNS.get(op_type, ()))
+        cls._canonicalization_patterns = tuple(p(cls) for p in _PATTERNS.get(op_type, ()))

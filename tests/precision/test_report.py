@@ -3,14 +3,13 @@
 import math
 
 import numpy as np
-from imcc.compiler.quant import (
+from imcc.compiler.precision.numerics import (
     channel_relative_error,
     crossbar_columns,
-    format_table,
-    layer_report,
     relative_error,
     ternarize_planes,
 )
+from imcc.compiler.precision.report import format_table, layer_report
 
 
 def test_relative_errors():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from imcc.compiler.quant import (
+from imcc.compiler.precision.numerics import (
     Ternary,
     as_matrix,
     detect_ternary,

@@ -20,6 +20,7 @@ program reproduces it bit for bit. With float inputs the layer is the ideal anal
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,6 +109,16 @@ class Readout:
 def tiles(fan_in: int, rows: int) -> list[slice]:
     """Row tiles of at most ``rows`` inputs covering ``0..fan_in``."""
     return [slice(r, min(r + rows, fan_in)) for r in range(0, fan_in, rows)]
+
+
+def crossbar_columns(
+    out_channels: int, fan_in: int, planes: int = 1, array_rows: int = 256, per_plane: int = 1
+) -> int:
+    """Columns a layer occupies: one column per channel, plane and row tile of ``array_rows``.
+
+    ``per_plane`` is 2 for asymmetric (α⁺ ≠ α⁻) planes, held as a positive and a negative column.
+    """
+    return planes * per_plane * out_channels * math.ceil(fan_in / array_rows)
 
 
 def gather_rows(array_rows: int, run: int, runs: int = 2) -> int:

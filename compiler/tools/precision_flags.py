@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 
 from ..ir.builtin import ModuleOp
+from ..precision.pipeline import DEFAULT_PRECISION, PRECISIONS, precision_steps
 from ..util.atomic import atomic_write_text
-from .pipeline import DEFAULT_PRECISION, PRECISIONS, precision_steps
 
 
 def add_precision_flags(p: argparse.ArgumentParser) -> None:
@@ -63,7 +63,7 @@ def level_overrides(args) -> dict[str, tuple[str, ...]]:
 def prepare(args, module: ModuleOp) -> None:
     """Attach the calibration file to the module before the pipeline runs."""
     if getattr(args, "calibration", None):
-        from .calibration import attach_calibration
+        from ..precision.calibration import attach_calibration
 
         attach_calibration(module, args.calibration)
 
@@ -72,7 +72,6 @@ def finish(args, module: ModuleOp) -> None:
     """Write the JSON report if asked for (the one the precision-report pass recorded, else one
     built from the module)."""
     if getattr(args, "precision_report", None):
-        from .report import build_report, report_json
+        from ..precision.report import recorded_report
 
-        text = module.get_attr("quant.report") or report_json(build_report(module))
-        atomic_write_text(args.precision_report, text)
+        atomic_write_text(args.precision_report, recorded_report(module))

@@ -1,4 +1,11 @@
-"""imcc: numerical core of the precision passes (ternarization, activation and ADC quantization)."""
+"""The numerical core of the precision passes: ternary planes, GPTQ fitting, activation and ADC
+quantization, the crossbar's arithmetic, error metrics, the budget search.
+
+Pure numpy on arrays: nothing here imports the IR (or anything else of the compiler), so every
+algorithm can be tested and benchmarked on plain matrices (tests/test_layering_compiler.py
+checks it). The IR glue that finds layers, runs the interpreter over calibration data and
+writes ``quant`` ops lives one level up, in ``compiler/precision``.
+"""
 
 from .actquant import (
     calibrate_scale,
@@ -14,6 +21,7 @@ from .actquant import (
 )
 from .adc import adc_codes, adc_read, calibrate_adc_shift, column_groups, round_shift, saturated
 from .budget import BudgetResult, Option, exhaustive_assign, greedy_assign, total_columns
+from .crossbar import crossbar_columns
 from .gptq import (
     bias_correction,
     gptq_ternarize,
@@ -22,15 +30,8 @@ from .gptq import (
     output_optimal_scales,
     output_search_ternarize,
 )
+from .metrics import channel_relative_error, relative_error
 from .planes import residual_planes, ternarize_planes
-from .report import (
-    LayerReport,
-    channel_relative_error,
-    crossbar_columns,
-    format_table,
-    layer_report,
-    relative_error,
-)
 from .ternary import (
     Ternary,
     as_matrix,
@@ -43,7 +44,6 @@ from .ternary import (
 
 __all__ = [
     "BudgetResult",
-    "LayerReport",
     "Option",
     "Ternary",
     "adc_codes",
@@ -61,13 +61,11 @@ __all__ = [
     "exhaustive_assign",
     "fake_quantize",
     "fit_scales",
-    "format_table",
     "gptq_ternarize",
     "greedy_assign",
     "hessian",
     "int_weights",
     "l2_optimal_count",
-    "layer_report",
     "output_error",
     "output_optimal_scales",
     "output_search_ternarize",

@@ -1,4 +1,8 @@
-"""Model-level error between the float model's outputs and the quantized model's.
+"""Errors of quantized weights and outputs against their float originals.
+
+Weights and layer outputs: :func:`relative_error` (‖W − Ŵ‖/‖W‖) and, per output channel,
+:func:`channel_relative_error`. Model level, between the float model's outputs and the quantized
+model's:
 
 - ``relative``: ‖ŷ − y‖ / ‖y‖ over all float outputs together;
 - ``cosine``: 1 − mean cosine similarity of the vectors along the last axis (embeddings);
@@ -9,9 +13,31 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from .ternary import as_matrix
+
 METRICS = ("auto", "relative", "cosine", "accuracy", "top1")
+
+
+def relative_error(w, w_hat) -> float:
+    """Relative Frobenius error ||W − Ŵ|| / ||W|| (0 for two zero tensors, inf for Ŵ ≠ W = 0)."""
+    w = np.asarray(w, np.float64)
+    d = float(np.linalg.norm(w - np.asarray(w_hat, np.float64)))
+    ref = float(np.linalg.norm(w))
+    if ref == 0:
+        return 0.0 if d == 0 else math.inf
+    return d / ref
+
+
+def channel_relative_error(w, w_hat) -> np.ndarray:
+    """Relative L2 error per output channel of ``[O, fan_in]`` matrices (zero rows → 0)."""
+    w = as_matrix(np.asarray(w, np.float64))
+    d = np.linalg.norm(w - as_matrix(np.asarray(w_hat, np.float64)), axis=1)
+    ref = np.linalg.norm(w, axis=1)
+    return np.where(ref > 0, d / np.where(ref > 0, ref, 1.0), np.where(d > 0, np.inf, 0.0))
 
 
 def resolve_metric(metric: str, has_labels: bool) -> str:

@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from imcc.compiler.quant import adc_codes, adc_read, calibrate_adc_shift, round_shift, saturated
-from imcc.compiler.quant.adc import column_groups
+from imcc.compiler.precision.numerics import (
+    adc_codes,
+    adc_read,
+    calibrate_adc_shift,
+    round_shift,
+    saturated,
+)
+from imcc.compiler.precision.numerics.adc import column_groups
 
 
 def reference(sums, s, bits):

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from imcc.compiler.quant import Option, exhaustive_assign, greedy_assign, total_columns
+from imcc.compiler.precision.numerics import Option, exhaustive_assign, greedy_assign, total_columns
 
 LADDER = ("t1", "t2", "t3", "int8")
 

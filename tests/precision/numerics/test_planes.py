@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from imcc.compiler.quant import relative_error, ternarize_planes
+from imcc.compiler.precision.numerics import relative_error, ternarize_planes
 
 
 def test_plane_shapes_and_dtypes(zoo):

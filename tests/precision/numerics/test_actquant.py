@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from imcc.compiler.quant import (
+from imcc.compiler.precision.numerics import (
     calibrate_scale,
     dequantize,
     dynamic_row_scales,

@@ -1,7 +1,8 @@
 """ONNX node attributes as plain Python/numpy values, with schema defaults filled in.
 
-The interpreter's kernels read attributes from a dict in which every attribute the
-operator schema (at the model's opset) gives a default is present. Values are normalised:
+Part of the onnx dialect: the importer reads node attributes through it, the generated op classes
+take their defaults from it, and the kernels read attributes from such a dict, in which every
+attribute the operator schema (at the model's opset) gives a default is present. Values are normalised:
 INT -> int, FLOAT -> float, STRING -> str, TENSOR / SPARSE_TENSOR -> numpy array, and the
 list forms -> lists of those. Subgraph and type attributes have no plain form and are
 rejected.

@@ -7,7 +7,7 @@ Rules (``ternarize{rule=...}``):
   quantized before it). The least-squares weight for ``X_q`` is W* = (X_qᵀX_q + λI)⁻¹X_qᵀX_ref·W
   ("target-aware"), which folds the upstream error into what this layer should compute; W* is
   then ternarized GPTQ-style on H = X_qᵀX_q/n (column-by-column rounding with error feedback,
-  output-optimal scales, see ``quant/gptq.py``) and the bias is corrected so the mean output
+  output-optimal scales, see ``gptq.py``) and the bias is corrected so the mean output
   matches the float model's. ``sparsity`` > 0 makes the GPTQ sweep keep that fraction of zeros.
 - ``l2``: per-channel L2-optimal threshold and scale (data-free);
 - ``twn``: threshold ``factor``·mean|w| (TWN, 0.7 by default), L2 scale;
@@ -25,11 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..quant.crossbar import CrossbarWeights, int4_pair
-from ..quant.gptq import gptq_ternarize
-from ..quant.planes import ternarize_planes
-from ..quant.report import relative_error
-from ..quant.ternary import detect_ternary
+from .crossbar import CrossbarWeights, int4_pair
+from .gptq import gptq_ternarize
+from .metrics import relative_error
+from .planes import ternarize_planes
+from .ternary import detect_ternary
 
 RULES = ("data", "l2", "twn", "sparsity")
 #: Ridge term of the target-aware solve, relative to the mean diagonal of X_qᵀX_q.
