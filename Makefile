@@ -16,7 +16,7 @@ MODELS      := $(BUILD)/minilm-l6.onnx $(BUILD)/sentences-s128.npz $(BUILD)/bert
                $(BUILD)/resnet18.onnx $(BUILD)/vgg19.onnx
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format models digits-models docs bench clean
+.PHONY: help install demo test test-models test-fast lint format models digits-models docs bench clean
 
 help: ## List every target with a one-line description
 	@echo "imcc make targets:"
@@ -38,6 +38,10 @@ demo: $(STAMP) ## Compile a bundled digits CNN and run it, checked against onnxr
 
 test: $(STAMP) $(MODELS) ## Run the whole test suite (unit, golden filecheck, differential, models)
 	IMCC_TEST_BUILT_MODELS=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+test-models: $(STAMP) $(MODELS) ## Every built model on every target and precision (~10 min)
+	IMCC_TEST_BUILT_MODELS=1 IMCC_TEST_ALL_MODELS=1 $(PY) -m pytest $(PYTEST_ARGS) \
+	  tests/backend/test_differential.py tests/backend/test_transformers.py
 
 test-fast: $(STAMP) ## Run the tests without the large built models and slow tests
 	$(PY) -m pytest $(PYTEST_ARGS) -m "not slow"
@@ -74,6 +78,7 @@ docs: $(STAMP) ## Regenerate docs/ISA.md from the ISA table
 bench: $(STAMP) ## Run the benchmarks in bench/ (each prints what it measured and how to reproduce it)
 	$(PY) bench/import_speed.py
 	$(PY) bench/sim_speed.py
+	$(PY) bench/compile_speed.py
 	$(PY) bench/ternary_rules.py
 
 clean: ## Remove build outputs and caches (keeps .venv)

@@ -417,6 +417,9 @@ def _dwconv(lw: _Lowering, op: imc.DwConvOp) -> None:
 
 
 def _kernel(lw: _Lowering, op: imc.KernelOp) -> None:
+    if op.get_attr("unit") == "nl":
+        _nonlinear_unit(lw, op)
+        return
     lw.emit(
         "cl.call",
         op,
@@ -427,6 +430,38 @@ def _kernel(lw: _Lowering, op: imc.KernelOp) -> None:
         layout=op.get_attr("layout", ""),
         inputs=ArrayAttr(tuple(lw.operand(v) for v in op.operands)),
         outputs=ArrayAttr(tuple(lw.operand(v) for v in op.results)),
+    )
+
+
+def _nonlinear_unit(lw: _Lowering, op: imc.KernelOp) -> None:
+    """A LayerNorm or GELU that nonlinear-offload put on the nonlinear unit."""
+    x, y = op.operands[0], op.results[0]
+    (xmem, xaddr), (ymem, yaddr) = lw.where(x), lw.where(y)
+    count = int(np.prod(x.type.shape))
+    kernel = op.get_attr("kernel")
+    if kernel == "nn.gelu":
+        lw.emit(
+            "nl.gelu", op, src_mem=xmem, src_addr=xaddr, dst_mem=ymem, dst_addr=yaddr, count=count
+        )
+        return
+    if kernel != "nn.layer_norm":
+        raise PassFailure(f"the nonlinear unit has no instruction for '{kernel}'", op.location)
+    n = x.type.shape[-1]
+    (gmem, gaddr), (bmem, baddr) = lw.where(op.operands[1]), lw.where(op.operands[2])
+    lw.emit(
+        "nl.layernorm",
+        op,
+        src_mem=xmem,
+        src_addr=xaddr,
+        dst_mem=ymem,
+        dst_addr=yaddr,
+        rows=count // n if n else 0,
+        n=n,
+        gamma_mem=gmem,
+        gamma_addr=gaddr,
+        beta_mem=bmem,
+        beta_addr=baddr,
+        eps=float(op.attributes["params"].get("epsilon").value),
     )
 
 

@@ -4,14 +4,16 @@ The cluster's RISC-V cores are general purpose: any ONNX op the frontend accepts
 ``nn`` ops, run there as a call of the cores' kernel library (``imc.kernel``: exactly the op's
 semantics, a per-kernel cycle model in the target). The activation conversions around crossbar
 layers become the cores' dedicated jobs (``imc.quant`` for the DAC's static quantization,
-``imc.dquant`` for per-vector dynamic quantization). Constants stay constants: they become data
-in the program. An op with no home is refused here, before any code is emitted, with its node.
+``imc.dquant`` for per-vector dynamic quantization). Where the target has a nonlinear unit,
+LayerNorm and GELU run there instead (``nl.*``; the same bits as the cores' kernels). Constants
+stay constants: they become data in the program. An op with no home is refused here, before any code is emitted, with its node.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from imcc.runtime.kernels import library
 
 from ..backend.layout import NCHW_TO_NHWC, NHWC_TO_NCHW, transpose
@@ -19,7 +21,7 @@ from ..backend.nodes import layer_name, require_static_shapes
 from ..backend.target import module_target
 from ..dialects import imc
 from ..dialects.func import FuncOp, ReturnOp
-from ..dialects.nn import NNOp
+from ..dialects.nn import GeluOp, LayerNormOp, NNOp
 from ..dialects.onnx import ConstantOp, NoValueOp, OnnxOp, module_opset
 from ..dialects.quant import DepthwiseConvOp, DynamicQuantizeOp, QuantizeOp, code_range
 from ..ir.attributes import (
@@ -63,6 +65,7 @@ class NonlinearOffloadPass(Pass):
         opset = module_opset(module)
         changed = False
         dw_unit = "dw" if target.dwunit is not None else "cluster"
+        has_nl = target.nlunit is not None
         for func in [op for op in module.body.ops if isinstance(op, FuncOp)]:
             for op in list(func.body.ops):
                 if is_placed(op):
@@ -72,6 +75,8 @@ class NonlinearOffloadPass(Pass):
                     changed = True
                     continue
                 new = _convert(op, ncores, opset)
+                if has_nl and on_nonlinear_unit(op):
+                    new.attributes["unit"] = StringAttr("nl")
                 Builder.before(op).insert(new)
                 for old, value in zip(op.results, new.results):
                     old.replace_all_uses_with(value)
@@ -86,6 +91,29 @@ class NonlinearOffloadPass(Pass):
         for op in module.walk():
             if not is_placed(op):
                 raise PassFailure(f"'{op.name}' has no unit to run on", op.location)
+
+
+def on_nonlinear_unit(op: Operation) -> bool:
+    """Whether the nonlinear unit's instructions compute ``op`` (the same bits as the cores'
+    kernel, see ``runtime/kernels/nonlinear``): a float32 GELU (erf form), or a float32
+    LayerNorm over the last axis with a scale and a shift of that axis's length."""
+    if not all(isinstance(v.type, RankedTensorType) for v in (*op.operands[:1], *op.results[:1])):
+        return False
+    x = op.operands[0].type
+    if str(x.element_type) != "f32" or str(op.results[0].type.element_type) != "f32":
+        return False
+    if isinstance(op, GeluOp):
+        return op.get_attr("approximate") == "none"
+    if isinstance(op, LayerNormOp) and x.rank and op.get_attr("axis") % x.rank == x.rank - 1:
+        n = x.shape[-1]
+        affine = op.operands[1:3]
+        return len(affine) == 2 and all(
+            isinstance(v.type, RankedTensorType)
+            and str(v.type.element_type) == "f32"
+            and int(np.prod(v.type.shape)) == n
+            for v in affine
+        )
+    return False
 
 
 def _common(op: Operation, ncores: int) -> dict:

@@ -3,6 +3,8 @@
 One function per op, written as the op's docstring states it; the interpreter's ``nn`` semantics
 and the cores' library calls both run these. Statistics and products stay in the input's float
 type, except GELU, which is evaluated in float64 and rounded once (as the onnx Gelu kernel is).
+LayerNorm and float32 GELU are the ISA's own definitions (``kernels.nonlinear``), so the nonlinear unit
+computes them bit for bit as the interpreter does.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import math
 
 import numpy as np
 
+from .nonlinear import gelu as isa_gelu
+from .nonlinear import sum_lr
 from .onnx.activation import erf_float64
 
 Array = np.ndarray | None
@@ -23,12 +27,18 @@ def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.nda
 
 
 def layer_norm(x: np.ndarray, gamma: Array, beta: Array, axis: int, epsilon: float) -> np.ndarray:
-    """``(x - mean) / sqrt(var + epsilon) * gamma + beta`` over axes ``[axis, rank)``."""
-    axes = tuple(range(axis % x.ndim, x.ndim))
-    mean = x.mean(axis=axes, keepdims=True, dtype=x.dtype)
-    centred = x - mean
-    var = (centred * centred).mean(axis=axes, keepdims=True, dtype=x.dtype)
-    y = centred / np.sqrt(var + np.asarray(epsilon, dtype=x.dtype))
+    """``(x - mean) / sqrt(var + epsilon) * gamma + beta`` over axes ``[axis, rank)``.
+
+    Mean and variance are left-to-right sums divided by n, in the input's float type: the same
+    operations in the same order as the ISA's ``nl.layernorm`` / ``cl.layernorm``
+    (``nonlinear.layernorm``), so the two give the same bits.
+    """
+    axis %= x.ndim
+    flat = x.reshape(*x.shape[:axis], -1)
+    n = flat.dtype.type(flat.shape[-1])
+    centred = flat - sum_lr(flat) / n
+    var = sum_lr(centred * centred) / n
+    y = (centred / np.sqrt(var + np.asarray(epsilon, dtype=x.dtype))).reshape(x.shape)
     if gamma is not None:
         y = y * gamma
     if beta is not None:
@@ -38,6 +48,8 @@ def layer_norm(x: np.ndarray, gamma: Array, beta: Array, axis: int, epsilon: flo
 
 def gelu(x: np.ndarray, approximate: str) -> np.ndarray:
     """GELU, exact (erf) or with the tanh approximation, computed in float64."""
+    if approximate != "tanh" and x.dtype == np.float32:
+        return isa_gelu(x)  # the ISA's nl.gelu / cl.gelu, bit for bit
     x64 = x.astype(np.float64)
     if approximate == "tanh":
         y = 0.5 * x64 * (1 + np.tanh(math.sqrt(2 / math.pi) * (x64 + 0.044715 * x64**3)))

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..nonlinear import gelu as isa_gelu
 from .common import Inputs, KernelContext, KernelError, need, norm_axis, opt, scalar, unidirectional
 
 _INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
@@ -117,8 +118,10 @@ def erf(inputs: Inputs, attrs: dict[str, Any], ctx: KernelContext) -> list[np.nd
 def gelu(inputs: Inputs, attrs: dict[str, Any], ctx: KernelContext) -> list[np.ndarray]:
     """Gelu (opset 20): exact 0.5x(1 + erf(x/sqrt 2)) or the tanh approximation."""
     x = need(inputs, 0, "Gelu")
-    x64 = x.astype(np.float64)
     approximate = attrs.get("approximate", "none")
+    if approximate == "none" and x.dtype == np.float32:
+        return [isa_gelu(x)]  # the ISA's GELU, as nn.gelu and the nonlinear unit
+    x64 = x.astype(np.float64)
     if approximate == "tanh":
         inner = math.sqrt(2 / math.pi) * (x64 + 0.044715 * x64**3)
         y = 0.5 * x64 * (1 + np.tanh(inner))
