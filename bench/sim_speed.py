@@ -2,7 +2,9 @@
 
 Each workload is an ONNX model compiled by imcc to prog.bin (`imcc.compile`, seeded synthetic
 calibration): MobileNetV2-224 and its bottleneck block (int8, `cluster`), a 784-512-512-10 MLP
-(batch 64, ternary, `cluster`) and a BERT FFN block (seq 128, 768-3072-768, int8, `bert-chip`).
+(batch 64, ternary, `cluster`), a BERT FFN block (seq 128, 768-3072-768, int8, `bert-chip`) and
+MiniLM-L6 (batch 8, seq 64, int8, `bert-chip`, attention on the dynamic arrays, calibrated on
+16 committed sentences).
 Like a deployment, the simulator loads the program once (`Session`: validation, constants, weight
 programming) and then runs inferences; like onnxruntime's `InferenceSession.run`, the primary
 number is one inference. For each workload it prints
@@ -80,6 +82,7 @@ class Workload:
     precision: str
     target: str
     macs: int
+    calibration: dict | None = None
 
 
 def _dense(rng, k: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -158,7 +161,42 @@ def ffn(seq: int = 128, d: int = 768, dff: int = 3072, seed: int = 0) -> Workloa
     return Workload(name, model, x, "int8", "bert-chip", 2 * seq * d * dff)
 
 
-WORKLOADS = {"mobilenetv2": mobilenetv2, "bottleneck": bottleneck, "mlp": mlp, "ffn": ffn}
+def minilm(batch: int = 8, seq: int = 64, seed: int = 0) -> Workload:
+    """MiniLM-L6 built at sequence ``seq`` from its package's weights, on the committed
+    sentences (tokenized, padded to ``seq``); attention split onto the dynamic arrays."""
+    import tempfile
+
+    sys.path.insert(0, str(REPO / "models" / "transformers"))
+    import build_minilm
+    import tokenize_sentences
+    from transformer_io import minilm_model_dir
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "minilm.onnx"
+        if build_minilm.main(["--out", str(path), "--seq-len", str(seq), "--quiet"]) != 0:
+            raise SystemExit("error: building MiniLM failed (are its weights installed?)")
+        model = onnx.load(str(path))
+    tsv = tokenize_sentences.DEFAULT_TSV
+    pairs = tokenize_sentences.read_pairs(tsv)
+    tokens = tokenize_sentences.tokenize_pairs(
+        pairs, minilm_model_dir() / "tokenizer.json", seq, tsv
+    )
+    names = ("input_ids", "attention_mask", "token_type_ids")
+    x = {k: tokens[k][:batch] for k in names}
+    calibration = {k: tokens[k][batch : 3 * batch] for k in names}
+    layers, d, dff = 6, 384, 1536
+    macs = batch * layers * (seq * (4 * d * d + 2 * d * dff) + 2 * seq * seq * d)
+    name = f"minilm-l6 b{batch} s{seq} int8 bert-chip"
+    return Workload(name, model, x, "int8", "bert-chip", macs, calibration)
+
+
+WORKLOADS = {
+    "mobilenetv2": mobilenetv2,
+    "bottleneck": bottleneck,
+    "mlp": mlp,
+    "ffn": ffn,
+    "minilm": minilm,
+}
 
 
 def _session(model, threads: int | None) -> ort.InferenceSession:
@@ -195,6 +233,8 @@ def compile_workload(wl: Workload):
     shapes = {k: v.shape for k, v in wl.inputs.items()}
     model = wl.model.SerializeToString()
     quiet = dict(notes=lambda m: None, input_shapes=shapes, target=wl.target)
+    if wl.calibration is not None:
+        quiet["calibration"] = wl.calibration
     start = time.perf_counter()
     program = imcc.compile(model, precision=wl.precision, **quiet)
     seconds = time.perf_counter() - start

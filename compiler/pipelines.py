@@ -71,6 +71,9 @@ IMC_LEVEL = Level(
         # Crossbar layers first: their weights decide the arrays, and their jobs are the ones the
         # rest of the program is scheduled around.
         "combined-stationary-map",
+        # Then the run-time products attention-split made: their operands written into the
+        # dynamic arrays, the other operand streamed through them.
+        "dynamic-array-map",
         # Then everything else finds a unit: cores' library kernels, quantization jobs.
         "nonlinear-offload",
         # Crossbar jobs read and write channels-last images; cancel and sink the layout

@@ -33,7 +33,7 @@ def window_cycles(target, group, rows: int, cols: int, jobs: int, cells: np.ndar
 
 def op_unit(op) -> str:
     """The unit an imc job occupies ("none" for ops that are no job)."""
-    if isinstance(op, imc.WeightsOp):
+    if isinstance(op, imc.WeightsOp | imc.WriteOp):
         return f"array{op.get_attr('array')}"
     if isinstance(op, imc.MvmOp):
         return f"array{op.operands[1].owner.get_attr('array')}"
@@ -54,8 +54,9 @@ def op_cycles(op, target) -> float:
         w = op.operands[1].owner
         group = target.group_of(int(w.get_attr("array")))
         rows, cols = w.shape
-        return window_cycles(target, group, rows, cols, op.jobs, w.attributes["cells"].array)
-    if isinstance(op, imc.WeightsOp):
+        cells = w.attributes["cells"].array if isinstance(w, imc.WeightsOp) else None
+        return window_cycles(target, group, rows, cols, op.jobs, cells)
+    if isinstance(op, imc.WeightsOp | imc.WriteOp):
         group = target.group_of(int(op.get_attr("array")))
         rows, cols = op.shape
         return write_cycles(target, group, rows * cols)

@@ -64,6 +64,9 @@ class Places:
         """(reads, writes) of an imc job; array windows are spaces ``A<index>`` of cells."""
         if isinstance(op, imc.WeightsOp):
             return [], [_cells(op)]
+        if isinstance(op, imc.WriteOp):
+            src = self._value(op.operands[0])
+            return [src] if src is not None else [], [_cells(op)]
         if isinstance(op, imc.ReshapeOp | imc.EmptyOp) or not isinstance(op, imc.ImcOp):
             return [], []
         reads = [r for v in op.operands if (r := self._value(v)) is not None]
@@ -95,7 +98,7 @@ class Places:
         return self.range(v)
 
 
-def _cells(w: imc.WeightsOp) -> Range:
+def _cells(w: imc.WeightsOp | imc.WriteOp) -> Range:
     rows, cols = w.shape
     r0, c0 = int(w.get_attr("row0")), int(w.get_attr("col0"))
     # rows x cols cells of a row-major array; the hull is precise enough for ordering

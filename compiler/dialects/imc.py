@@ -212,6 +212,49 @@ class WeightsOp(ImcOp):
         return tuple(self.attributes["cells"].type.shape)
 
 
+class WriteOp(ImcOp):
+    """Write run-time int8 codes into a window of a dynamic array (``xb.write``): element
+    ``src_offset + r·src_stride + c`` of ``src`` (flattened) goes to cell (row0 + r, col0 + c)
+    of array ``array`` for r < rows, c < cols (the window type). The result names the window
+    for the ``imc.mvm`` jobs that read it. Not pure: a write replaces what the cells held.
+
+    Example:
+        %w = "imc.write"(%kt) {array = 320, col0 = 0, layer = "attn", row0 = 0, src_offset = 0, src_stride = 8} : (tensor<1x2x16x8xi8>) -> !imc.window<16x8>
+    """
+
+    name = "imc.write"
+    operand_defs = (OperandDef("src", tensor_type),)
+    result_defs = (ResultDef("window", is_window),)
+    attr_defs = (
+        AttrDef("src_offset", IntegerAttr, required=True),
+        AttrDef("src_stride", IntegerAttr, required=True),
+        AttrDef("array", _Place, required=True),
+        AttrDef("row0", _Place, required=True),
+        AttrDef("col0", _Place, required=True),
+        _LAYER,
+    )
+
+    def verify_(self) -> None:
+        src = self.operands[0].type
+        if str(src.element_type) != "i8":
+            self.fail(f"source must be i8 codes, got {src}")
+        self.check_static()
+        rows, cols = self.shape
+        offset, stride = self.get_attr("src_offset"), self.get_attr("src_stride")
+        if offset < 0 or stride < cols:
+            self.fail(f"src_offset must be >= 0 and src_stride >= {cols}")
+        if rows and offset + (rows - 1) * stride + cols > _size(src):
+            self.fail(f"reads past the end of a source of {_size(src)} elements")
+        for key in ("array", "row0", "col0"):
+            v = self.get_attr(key)
+            if v is not None and v < 0:
+                self.fail(f"'{key}' must be non-negative, got {v}")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return window_shape(self.results[0].type)
+
+
 #: The gather descriptor of ``imc.mvm`` (element counts and strides, as xb.mvm's in bytes).
 GATHER_KEYS = (
     "x_offset",
@@ -848,6 +891,7 @@ __all__ = [
     "SignalOp",
     "WaitOp",
     "WeightsOp",
+    "WriteOp",
     "buffers_attr",
     "has_buffers",
     "is_window",

@@ -7,6 +7,7 @@ exactly what the hardware holds and computes, and the reference interpreter
 
 - ``quant.quantize`` — the DAC: float → int8 codes with a static scale and zero point;
 - ``quant.dynamic_quantize`` — per-vector scales computed by the array periphery at run time;
+- ``quant.dynamic_matmul`` — a product of two run-time operands on a dynamic array (attention);
 - ``quant.linear`` / ``quant.conv`` — one crossbar layer: weight cells (ternary planes or int8
   codes) with per-output-channel scales, the ADC readout (bits, array rows per tile, a shift per
   plane, sign, row tile and column group) and the digital rescale and bias.
@@ -470,3 +471,64 @@ class DepthwiseConvOp(OutputCodesMixin, QuantOp):
             self.fail(f"attribute '{key}' must be tensor<{c}xf32>, got {a.type}")
         if not np.isfinite(a.array).all():
             self.fail(f"attribute '{key}' holds NaN or infinite values")
+
+
+class DynamicMatmulOp(QuantOp):
+    """A product of two run-time operands on a dynamic array (attention's Q·Kᵀ and P·V).
+
+    ``bt`` (i8 codes ``[*g, K, N]``) is written into dynamic arrays, ``K`` along the rows and
+    ``N`` along the columns; the rows of ``a`` (i8 codes ``[*g, M, K]``) stream through it as
+    input vectors. Per row tile of ``array_rows`` inputs the exact integer column sums are read
+    by the ADC (``adc_bits``, 0 = ideal; step ``2^adc_shift``, clamped) and the readings added in
+    int32, saturating. The result, f32 ``[*g, M, N]``, is
+    ``float32(acc) · a_scale`` then ``· b_scale`` when given: ``a_scale`` f32 ``[*g, M, 1]`` are
+    the per-vector scales of ``a``, ``b_scale`` f32 ``[*g, 1, N]`` per-column scales of ``bt``
+    (``none`` when ``bt``'s scale was folded into ``a``).
+
+    Example:
+        %y = "quant.dynamic_matmul"(%a, %as, %bt, %bs) {adc_bits = 12, adc_shift = 4, array_rows = 64} : (tensor<1x2x8x16xi8>, tensor<1x2x8x1xf32>, tensor<1x2x16x8xi8>, tensor<1x2x1x8xf32>) -> tensor<1x2x8x8xf32>
+    """
+
+    name = "quant.dynamic_matmul"
+    operand_defs = (
+        OperandDef("a", tensor_type),
+        OperandDef("a_scale", tensor_type),
+        OperandDef("bt", tensor_type),
+        OperandDef("b_scale", tensor_or_none, optional=True),
+    )
+    result_defs = (ResultDef("y", tensor_type),)
+    attr_defs = (
+        AttrDef("array_rows", IntegerAttr, required=True, doc="inputs per row tile (ADC reading)"),
+        AttrDef("adc_bits", IntegerAttr, required=True, doc="ADC bits (0: ideal readout)"),
+        AttrDef("adc_shift", IntegerAttr, required=True, doc="ADC step 2^adc_shift"),
+    )
+
+    def b_scale(self):
+        """The ``b_scale`` operand, None when absent."""
+        if len(self.operands) < 4 or isinstance(self.operands[3].type, NoneType):
+            return None
+        return self.operands[3]
+
+    def verify_(self) -> None:
+        a, sa, bt = (self.operands[i].type for i in (0, 1, 2))
+        y = self.results[0].type
+        if any(not isinstance(t, RankedTensorType) or t.rank < 2 for t in (a, sa, bt, y)):
+            self.fail("operands and result must be ranked tensors of rank >= 2")
+        for name, t in (("a", a), ("bt", bt)):
+            if not is_code_type(t) or t.element_type.unsigned:
+                self.fail(f"'{name}' must be i8 codes, got {t}")
+        *g, m, k = a.shape
+        k2, n = bt.shape[-2:]
+        if tuple(bt.shape[:-2]) != tuple(g) or k2 != k:
+            self.fail(f"'bt' must be [{', '.join(map(str, (*g, k)))}, N] for 'a' {a}, got {bt}")
+        if sa.element_type != f32 or tuple(sa.shape) != (*g, m, 1):
+            self.fail(f"'a_scale' must be f32 [*g, M, 1] for 'a' {a}, got {sa}")
+        sb = self.b_scale()
+        if sb is not None and (sb.type.element_type != f32 or tuple(sb.type.shape) != (*g, 1, n)):
+            self.fail(f"'b_scale' must be f32 [*g, 1, N] for 'bt' {bt}, got {sb.type}")
+        if y.element_type != f32 or tuple(y.shape) != (*g, m, n):
+            self.fail(f"result must be f32 [*g, M, N] = {(*g, m, n)}, got {y}")
+        if self.get_attr("array_rows") < 1:
+            self.fail("array_rows must be positive")
+        if not 0 <= self.get_attr("adc_bits") <= 32 or not 0 <= self.get_attr("adc_shift") < 32:
+            self.fail("adc_bits must be in 0..32 and adc_shift in 0..31")

@@ -29,10 +29,19 @@ def _weights(op: imc.WeightsOp, inputs: list[Array], interp: Interpreter) -> lis
     return [op.attributes["cells"].array]
 
 
+@register_interpreter(imc.WriteOp)
+def _write(op: imc.WriteOp, inputs: list[Array], interp: Interpreter) -> list[Array]:
+    rows, cols = op.shape
+    flat = np.ascontiguousarray(inputs[0]).reshape(-1)
+    start, stride = int(op.get_attr("src_offset")), int(op.get_attr("src_stride"))
+    index = start + stride * np.arange(rows)[:, None] + np.arange(cols)[None, :]
+    return [flat[index]]
+
+
 def _array_group(op: imc.MvmOp, interp: Interpreter):
     target = module_target(interp.module)
     window = op.operands[1].owner
-    index = window.get_attr("array") if isinstance(window, imc.WeightsOp) else None
+    index = window.get_attr("array") if isinstance(window, imc.WeightsOp | imc.WriteOp) else None
     if index is None:
         return weight_group(target)
     return target.group_of(int(index))

@@ -15,6 +15,7 @@ from ..dialects.quant import (
     ConvOp,
     CrossbarLayerOp,
     DepthwiseConvOp,
+    DynamicMatmulOp,
     DynamicQuantizeOp,
     LinearOp,
     QuantizeOp,
@@ -121,3 +122,55 @@ def depthwise(op: DepthwiseConvOp, codes: np.ndarray) -> np.ndarray:
 @register_interpreter(DepthwiseConvOp)
 def _dwconv(op: Operation, inputs: list[Array], interp: Interpreter) -> list[Array]:
     return [depthwise(op, inputs[0])]
+
+
+def dynamic_sums(a: np.ndarray, bt: np.ndarray, rows: int, bits: int, shift: int) -> np.ndarray:
+    """int32 ``[*g, M, N]``: per row tile of ``rows`` inputs the exact sums ``a @ bt`` read by
+    the ADC (``bits`` 0: exact), the readings added in int32 with saturation — what the
+    ``imc.mvm`` jobs of a dynamic product leave in their accumulator."""
+    *g, m, k = a.shape
+    n = bt.shape[-1]
+    a3, b3 = a.reshape(-1, m, k), bt.reshape(-1, k, n)
+    out = np.empty((a3.shape[0], m, n), dtype=np.int32)
+    for i in range(a3.shape[0]):  # one group (batch, head) at a time, as the arrays run them
+        acc = None
+        for r0 in range(0, k, rows):
+            y = nx.exact_matmul(a3[i, :, r0 : r0 + rows], b3[i, r0 : r0 + rows])
+            y = nx.adc(y, shift, bits) if bits else nx.saturate(y, np.int32)
+            acc = y if acc is None else nx.accumulate_i32(acc, y)
+        out[i] = acc if acc is not None else 0
+    return out.reshape(*g, m, n)
+
+
+def dynamic_tile_sums(a: np.ndarray, bt: np.ndarray, rows: int) -> list[np.ndarray]:
+    """Per row tile of ``rows`` inputs, the exact column sums of every group's product as one
+    int64 ``[groups·M, N]`` array (what the ADC of a dynamic product reads; calibration)."""
+    *_, m, k = a.shape
+    n = bt.shape[-1]
+    a3, b3 = a.reshape(-1, m, k), bt.reshape(-1, k, n)
+    return [
+        np.concatenate(
+            [
+                nx.exact_matmul(a3[i, :, r0 : r0 + rows], b3[i, r0 : r0 + rows])
+                for i in range(len(a3))
+            ]
+        )
+        for r0 in range(0, k, rows)
+    ]
+
+
+def dynamic_matmul(op: DynamicMatmulOp, a, a_scale, bt, b_scale) -> np.ndarray:
+    """The op's result: ``float32(sums) · a_scale (· b_scale)``, left to right."""
+    acc = dynamic_sums(
+        a, bt, int(op.get_attr("array_rows")), int(op.get_attr("adc_bits")),
+        int(op.get_attr("adc_shift")),
+    )  # fmt: skip
+    y = acc.astype(np.float32) * a_scale
+    return y if b_scale is None else y * b_scale
+
+
+@register_interpreter(DynamicMatmulOp)
+def _dynamic_matmul(op: Operation, inputs: list[Array], interp: Interpreter) -> list[Array]:
+    a, a_scale, bt, *rest = inputs
+    b_scale = rest[0] if rest else None
+    return [dynamic_matmul(op, a, a_scale, bt, b_scale)]

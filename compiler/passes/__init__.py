@@ -4,10 +4,12 @@ Importing this package registers every pass with the pass manager.
 """
 
 from . import (  # noqa: F401
+    attention_split,
     canonicalize,
     combined_stationary_map,
     cse,
     dce,
+    dynamic_array_map,
     fold_batchnorm,
     fold_constants,
     fold_layout,

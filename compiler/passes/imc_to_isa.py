@@ -17,9 +17,10 @@ import numpy as np
 from ..backend.constants import op_constants
 from ..backend.places import CONST_BUFFER, CONST_BUFFERS, Places
 from ..backend.target import module_target
-from ..dialects import imc, isa
+from ..dialects import imc
 from ..dialects.func import FuncOp, ReturnOp
-from ..dialects.onnx import ConstantOp, NoValueOp
+from ..dialects.nn import GeluOp, LayerNormOp
+from ..dialects.onnx import ConstantOp, NoValueOp, SoftmaxOp, isa
 from ..interp.interpreter import arg_names, result_names
 from ..ir.attributes import (
     ArrayAttr,
@@ -252,6 +253,23 @@ def _weights(lw: _Lowering, op: imc.WeightsOp) -> None:
     )
 
 
+def _write(lw: _Lowering, op: imc.WriteOp) -> None:
+    rows, cols = op.shape
+    mem, addr = lw.where(op.operands[0])
+    lw.emit(
+        "xb.write",
+        op,
+        array=op.get_attr("array"),
+        row0=op.get_attr("row0"),
+        col0=op.get_attr("col0"),
+        rows=rows,
+        cols=cols,
+        src_mem=mem,
+        src_addr=addr + op.get_attr("src_offset"),
+        src_stride=op.get_attr("src_stride"),
+    )
+
+
 def _mvm(lw: _Lowering, op: imc.MvmOp) -> None:
     x, window, acc = op.operands
     w = window.owner
@@ -434,17 +452,30 @@ def _kernel(lw: _Lowering, op: imc.KernelOp) -> None:
 
 
 def _nonlinear_unit(lw: _Lowering, op: imc.KernelOp) -> None:
-    """A LayerNorm or GELU that nonlinear-offload put on the nonlinear unit."""
+    """A softmax, LayerNorm or GELU that nonlinear-offload put on the nonlinear unit."""
     x, y = op.operands[0], op.results[0]
     (xmem, xaddr), (ymem, yaddr) = lw.where(x), lw.where(y)
     count = int(np.prod(x.type.shape))
     kernel = op.get_attr("kernel")
-    if kernel == "nn.gelu":
+    if kernel == SoftmaxOp.name:
+        n = x.type.shape[-1]
+        lw.emit(
+            "nl.softmax",
+            op,
+            src_mem=xmem,
+            src_addr=xaddr,
+            dst_mem=ymem,
+            dst_addr=yaddr,
+            rows=count // n if n else 0,
+            n=n,
+        )
+        return
+    if kernel == GeluOp.name:
         lw.emit(
             "nl.gelu", op, src_mem=xmem, src_addr=xaddr, dst_mem=ymem, dst_addr=yaddr, count=count
         )
         return
-    if kernel != "nn.layer_norm":
+    if kernel != LayerNormOp.name:
         raise PassFailure(f"the nonlinear unit has no instruction for '{kernel}'", op.location)
     n = x.type.shape[-1]
     (gmem, gaddr), (bmem, baddr) = lw.where(op.operands[1]), lw.where(op.operands[2])
@@ -566,6 +597,7 @@ def _sync(mnemonic: str):
 
 _LOWER = {
     imc.WeightsOp: _weights,
+    imc.WriteOp: _write,
     imc.MvmOp: _mvm,
     imc.RequantOp: _requant,
     imc.QuantOp: _quant,

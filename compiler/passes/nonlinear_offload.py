@@ -5,7 +5,7 @@ The cluster's RISC-V cores are general purpose: any ONNX op the frontend accepts
 semantics, a per-kernel cycle model in the target). The activation conversions around crossbar
 layers become the cores' dedicated jobs (``imc.quant`` for the DAC's static quantization,
 ``imc.dquant`` for per-vector dynamic quantization). Where the target has a nonlinear unit,
-LayerNorm and GELU run there instead (``nl.*``; the same bits as the cores' kernels). Constants
+softmax, LayerNorm and GELU run there instead (``nl.*``; the same bits as the cores' kernels). Constants
 stay constants: they become data in the program. An op with no home is refused here, before any code is emitted, with its node.
 """
 
@@ -22,7 +22,7 @@ from ..backend.target import module_target
 from ..dialects import imc
 from ..dialects.func import FuncOp, ReturnOp
 from ..dialects.nn import GeluOp, LayerNormOp, NNOp
-from ..dialects.onnx import ConstantOp, NoValueOp, OnnxOp, module_opset
+from ..dialects.onnx import ConstantOp, NoValueOp, OnnxOp, SoftmaxOp, module_opset
 from ..dialects.quant import DepthwiseConvOp, DynamicQuantizeOp, QuantizeOp, code_range
 from ..ir.attributes import (
     ArrayAttr,
@@ -95,8 +95,8 @@ class NonlinearOffloadPass(Pass):
 
 def on_nonlinear_unit(op: Operation) -> bool:
     """Whether the nonlinear unit's instructions compute ``op`` (the same bits as the cores'
-    kernel, see ``runtime/kernels/nonlinear``): a float32 GELU (erf form), or a float32
-    LayerNorm over the last axis with a scale and a shift of that axis's length."""
+    kernel, see ``runtime/kernels/nonlinear``): a float32 softmax over the last axis, GELU (erf
+    form), or LayerNorm over the last axis with a scale and a shift of that axis's length."""
     if not all(isinstance(v.type, RankedTensorType) for v in (*op.operands[:1], *op.results[:1])):
         return False
     x = op.operands[0].type
@@ -104,6 +104,11 @@ def on_nonlinear_unit(op: Operation) -> bool:
         return False
     if isinstance(op, GeluOp):
         return op.get_attr("approximate") == "none"
+    if isinstance(op, SoftmaxOp):
+        axis = op.get_attr("axis")
+        if axis is None:
+            axis = -1 if module_opset(op) >= 13 else 1
+        return x.rank > 0 and axis % x.rank == x.rank - 1
     if isinstance(op, LayerNormOp) and x.rank and op.get_attr("axis") % x.rank == x.rank - 1:
         n = x.shape[-1]
         affine = op.operands[1:3]

@@ -42,6 +42,13 @@ def precision_steps(
         "auto": (f"precision-auto{{budget={budget!r}}}", "quantize-depthwise"),
     }[precision]
     if steps:
-        steps = (*steps, "fuse-output-quant", "cse", *(("precision-report",) if report else ()))
+        # Attention first: the precision passes after it then see (and budget) its error.
+        steps = (
+            "attention-split",
+            *steps,
+            "fuse-output-quant",
+            "cse",
+            *(("precision-report",) if report else ()),
+        )
     # Last: the calibration data (module attribute) has served; the program does not carry it.
     return (*steps, "strip-calibration")

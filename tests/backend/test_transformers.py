@@ -1,10 +1,11 @@
 """Transformers through the backend: torch-exported BERT encoders compile to prog.bin and run.
 
 The binary's output equals the interpreter's on the quant and imc IR bit for bit; the fp32
-program matches onnxruntime. On a target with a nonlinear unit (``bert-chip``) every LayerNorm
-and GELU runs there (``nl.*``), on one without (``cluster``) on the cores (``cl.call``).
-Attention itself runs on the cores as one library kernel per layer (``attention-split``, which
-puts the dynamic products on the dynamic arrays, is not built yet).
+program matches onnxruntime. On a target with a nonlinear unit (``bert-chip``) every softmax,
+LayerNorm and GELU runs there (``nl.*``), on one without (``cluster``) on the cores
+(``cl.call``). On ``bert-chip`` a quantized program splits attention per head: K and V are
+written into the dynamic arrays (``xb.write``) and Q and the probabilities stream through them;
+``fp32`` programs and the ``cluster`` target keep attention as one kernel on the cores.
 """
 
 from __future__ import annotations
@@ -48,11 +49,41 @@ def test_tiny_bert_agrees_at_every_level(opset, target, precision, feeds):
             assert np.abs(got - ref).max() <= 1e-4 * np.abs(ref).max()
     ops = _mnemonics(result)
     if target == "bert-chip":
-        assert ops["nl.layernorm"] >= 2 and ops["nl.gelu"] >= 1, ops
+        assert ops["nl.layernorm"] == 5 and ops["nl.gelu"] == 2, ops
     else:
         assert ops["nl.layernorm"] == 0 and ops["nl.gelu"] == 0, ops
+    split = target == "bert-chip" and precision != "fp32"
+    # 2 layers x (2 sentences x 4 heads) groups x (one K write + one V write)
+    assert ops["xb.write"] == (32 if split else 0), ops
+    assert ops["nl.softmax"] == (2 if split else 0), ops
     if precision != "fp32":
         assert ops["xb.mvm"] > 0, ops
+
+
+def test_objdump_shows_the_dynamic_array_writes_of_every_attention_layer(tmp_path, feeds):
+    import re
+    import subprocess
+    import sys
+
+    np.savez(tmp_path / "cal.npz", **feeds)
+    shapes = [f"--input-shape={k}={'x'.join(map(str, v.shape))}" for k, v in feeds.items()]
+    out = tmp_path / "p.bin"
+    tool = [sys.executable, "-m"]
+    compiled = subprocess.run(
+        [*tool, "imcc.compiler.tools.driver", str(FIXTURES / "tiny_bert_opset17.onnx"),
+         "--target", "bert-chip", "--precision", "int8", "--calibration",
+         str(tmp_path / "cal.npz"), *shapes, "-o", str(out)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert compiled.returncode == 0, compiled.stderr
+    dump = subprocess.run(
+        [*tool, "imcc.runtime.tools.objdump", str(out)], capture_output=True, text=True
+    )
+    assert dump.returncode == 0, dump.stderr
+    writes = Counter(
+        re.findall(r"xb\.write .*# imc\.write <(/layers\.\d+)/.* (QK|PV)>", dump.stdout)
+    )
+    assert writes == {(f"/layers.{i}", role): 8 for i in (0, 1) for role in ("QK", "PV")}
 
 
 @pytest.mark.skipif(not BUILT, reason="set IMCC_TEST_BUILT_MODELS=1 (make test) for models/build")
@@ -72,3 +103,7 @@ def test_minilm_runs_on_the_bert_chip(precision):
             assert np.abs(got - ref).max() <= 1e-4 * np.abs(ref).max()
     ops = _mnemonics(result)
     assert ops["nl.layernorm"] == 13 and ops["nl.gelu"] == 6, ops
+    split = precision != "fp32"
+    # 6 layers x (2 sentences x 12 heads) x (one Q.K^T write + two P.V row tiles of 64 keys)
+    assert ops["xb.write"] == (6 * 24 * 3 if split else 0), ops
+    assert ops["nl.softmax"] == (6 if split else 0), ops

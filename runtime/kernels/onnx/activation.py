@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..nonlinear import gelu as isa_gelu
+from ..nonlinear import softmax as isa_softmax
 from .common import Inputs, KernelContext, KernelError, need, norm_axis, opt, scalar, unidirectional
 
 _INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
@@ -151,6 +152,8 @@ def softmax(inputs: Inputs, attrs: dict[str, Any], ctx: KernelContext) -> list[n
     """Softmax along ``axis`` (coerced-2-D semantics before opset 13)."""
     x = need(inputs, 0, "Softmax")
     view, axis = _softmax_axis(x, attrs, ctx, "Softmax")
+    if view.dtype == np.float32 and axis == view.ndim - 1:
+        return [isa_softmax(view).reshape(x.shape)]  # the ISA's softmax (nl.softmax, cl.softmax)
     e = np.exp(_shifted(view, axis))
     return [(e / e.sum(axis=axis, keepdims=True)).reshape(x.shape)]
 
