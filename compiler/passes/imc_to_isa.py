@@ -17,10 +17,10 @@ import numpy as np
 from ..backend.constants import op_constants
 from ..backend.places import CONST_BUFFER, CONST_BUFFERS, Places
 from ..backend.target import module_target
-from ..dialects import imc
+from ..dialects import imc, isa
 from ..dialects.func import FuncOp, ReturnOp
 from ..dialects.nn import GeluOp, LayerNormOp
-from ..dialects.onnx import ConstantOp, NoValueOp, SoftmaxOp, isa
+from ..dialects.onnx import ConstantOp, NoValueOp, SoftmaxOp
 from ..interp.interpreter import arg_names, result_names
 from ..ir.attributes import (
     ArrayAttr,
