@@ -35,6 +35,7 @@ def compile(
     precision: str | None = None,
     accuracy_budget: float | None = None,
     calibration=None,
+    attention: str | None = None,
 ):
     """Compile ``model`` to level ``emit`` for ``target`` and return the result.
 
@@ -53,7 +54,9 @@ def compile(
     layer on the cores in float32), ``int8``, ``ternary`` (default) or ``auto`` (per-layer
     choice within ``accuracy_budget``, default 0.01); ``calibration`` is an ``.npz`` path or a
     dict of arrays keyed by input name (samples first, optional ``labels``); without it a seeded
-    synthetic set is used, with a warning.
+    synthetic set is used, with a warning. ``attention`` places attention's run-time products in
+    a quantized program: ``dynamic-arrays``, ``cores`` or ``auto`` (default: dynamic arrays when
+    the target has them).
     """
     from .compiler.backend.target import module_target, set_target
     from .compiler.frontend.importer import stderr_notes
@@ -69,11 +72,11 @@ def compile(
         spec = os.fspath(target) if target is not None else target_name(module)
         set_target(module, spec, {k: str(v) for k, v in (target_overrides or {}).items()})
     overrides = {}
-    if precision is not None or accuracy_budget is not None:
-        from .compiler.precision.pipeline import precision_steps
+    if precision is not None or accuracy_budget is not None or attention is not None:
+        from .compiler.precision.pipeline import DEFAULT_PRECISION, precision_steps
 
-        mode = precision or "auto"
-        overrides = {"quant": precision_steps(mode, accuracy_budget)}
+        mode = precision or ("auto" if accuracy_budget is not None else DEFAULT_PRECISION)
+        overrides = {"quant": precision_steps(mode, accuracy_budget, attention=attention or "auto")}
     passes = parse_pipeline(pipeline_to(chosen.name, overrides) if pipeline is None else pipeline)
     verify(module)
     module_target(module)

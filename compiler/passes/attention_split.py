@@ -90,7 +90,7 @@ class AttentionSplitPass(Pass):
                 return False
             raise PassFailure(
                 f"target '{target.name}' has no dynamic arrays for attention "
-                "(attention-split{placement=cores} keeps attention on the cores)",
+                "(--attention cores keeps attention on the cores)",
                 ops[0].location,
             )
         for op in ops:

@@ -1,5 +1,8 @@
 """The steps of the ``quant`` level for each ``--precision`` mode.
 
+Every mode that quantizes first splits attention per head (``attention-split``: Q·Kᵀ and P·V on
+the target's dynamic arrays, or kept on the cores with ``attention="cores"``).
+
 - ``fp32``: nothing — the ideal analog machine, float weights and activations (conformance);
 - ``int8``: per-channel int8 weights, then int8 activations and calibrated ADC ranges;
 - ``ternary`` (default): one data-aware ternary plane per layer, then activations and ADC;
@@ -18,14 +21,25 @@ included, ends with ``strip-calibration``: the calibration set travels on the mo
 from __future__ import annotations
 
 PRECISIONS = ("fp32", "int8", "ternary", "auto")
+#: Where attention's run-time products go (``attention-split``'s ``placement``).
+ATTENTION_PLACEMENTS = ("auto", "dynamic-arrays", "cores")
 DEFAULT_PRECISION = "ternary"
 DEFAULT_BUDGET = 0.01
 
 
 def precision_steps(
-    precision: str = DEFAULT_PRECISION, accuracy_budget: float | None = None, report: bool = True
+    precision: str = DEFAULT_PRECISION,
+    accuracy_budget: float | None = None,
+    report: bool = True,
+    attention: str = "auto",
 ) -> tuple[str, ...]:
-    """Pipeline elements of the quant level for ``precision``."""
+    """Pipeline elements of the quant level for ``precision``; ``attention`` places attention's
+    run-time products (see ``attention-split``; fp32 programs keep attention on the cores)."""
+    if attention not in ATTENTION_PLACEMENTS:
+        raise ValueError(
+            f"unknown attention placement '{attention}' (expected one of "
+            f"{', '.join(ATTENTION_PLACEMENTS)})"
+        )
     if precision not in PRECISIONS:
         raise ValueError(
             f"unknown precision '{precision}' (expected one of {', '.join(PRECISIONS)})"
@@ -43,8 +57,9 @@ def precision_steps(
     }[precision]
     if steps:
         # Attention first: the precision passes after it then see (and budget) its error.
+        split = "attention-split" + ("" if attention == "auto" else f"{{placement={attention}}}")
         steps = (
-            "attention-split",
+            split,
             *steps,
             "fuse-output-quant",
             "cse",

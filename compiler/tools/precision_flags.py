@@ -1,5 +1,5 @@
 """The driver's precision flags: ``--precision``, ``--accuracy-budget``, ``--calibration``,
-``--precision-report``. The driver adds them with :func:`add_precision_flags`, asks
+``--precision-report``, ``--attention``. The driver adds them with :func:`add_precision_flags`, asks
 :func:`level_overrides` for the quant level's steps and calls :func:`prepare` before running the
 pipeline and :func:`finish` after it."""
 
@@ -8,7 +8,12 @@ from __future__ import annotations
 import argparse
 
 from ..ir.builtin import ModuleOp
-from ..precision.pipeline import DEFAULT_PRECISION, PRECISIONS, precision_steps
+from ..precision.pipeline import (
+    ATTENTION_PLACEMENTS,
+    DEFAULT_PRECISION,
+    PRECISIONS,
+    precision_steps,
+)
 from ..util.atomic import atomic_write_text
 
 
@@ -40,13 +45,21 @@ def add_precision_flags(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--precision-report", metavar="FILE.json", default=None,
                    help="also write the precision report as JSON")  # fmt: skip
+    g.add_argument(
+        "--attention",
+        choices=ATTENTION_PLACEMENTS,
+        default=None,
+        help="where attention's Q·Kᵀ and P·V run in a quantized program: dynamic-arrays "
+        "(K and V written into the target's dynamic arrays), cores (one float32 kernel), or "
+        "auto (dynamic arrays when the target has them; default)",
+    )
 
 
 def wants_quant(args) -> bool:
     """Whether any precision flag was given (they ask for the quant level)."""
     return any(
         getattr(args, k, None) is not None
-        for k in ("precision", "accuracy_budget", "calibration", "precision_report")
+        for k in ("precision", "accuracy_budget", "calibration", "precision_report", "attention")
     )
 
 
@@ -57,7 +70,8 @@ def level_overrides(args) -> dict[str, tuple[str, ...]]:
     precision = args.precision or (
         "auto" if args.accuracy_budget is not None else DEFAULT_PRECISION
     )
-    return {"quant": precision_steps(precision, args.accuracy_budget)}
+    attention = args.attention or "auto"
+    return {"quant": precision_steps(precision, args.accuracy_budget, attention=attention)}
 
 
 def prepare(args, module: ModuleOp) -> None:

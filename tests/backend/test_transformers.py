@@ -60,30 +60,57 @@ def test_tiny_bert_agrees_at_every_level(opset, target, precision, feeds):
         assert ops["xb.mvm"] > 0, ops
 
 
-def test_objdump_shows_the_dynamic_array_writes_of_every_attention_layer(tmp_path, feeds):
-    import re
+def _compile(tmp_path, feeds, *flags):
     import subprocess
     import sys
 
     np.savez(tmp_path / "cal.npz", **feeds)
     shapes = [f"--input-shape={k}={'x'.join(map(str, v.shape))}" for k, v in feeds.items()]
     out = tmp_path / "p.bin"
-    tool = [sys.executable, "-m"]
     compiled = subprocess.run(
-        [*tool, "imcc.compiler.tools.driver", str(FIXTURES / "tiny_bert_opset17.onnx"),
-         "--target", "bert-chip", "--precision", "int8", "--calibration",
-         str(tmp_path / "cal.npz"), *shapes, "-o", str(out)],
+        [sys.executable, "-m", "imcc.compiler.tools.driver",
+         str(FIXTURES / "tiny_bert_opset17.onnx"), "--precision", "int8", "--calibration",
+         str(tmp_path / "cal.npz"), *shapes, *flags, "-o", str(out)],
         capture_output=True, text=True,
     )  # fmt: skip
-    assert compiled.returncode == 0, compiled.stderr
+    if compiled.returncode:
+        return compiled, ""
     dump = subprocess.run(
-        [*tool, "imcc.runtime.tools.objdump", str(out)], capture_output=True, text=True
+        [sys.executable, "-m", "imcc.runtime.tools.objdump", str(out)],
+        capture_output=True,
+        text=True,
     )
     assert dump.returncode == 0, dump.stderr
-    writes = Counter(
-        re.findall(r"xb\.write .*# imc\.write <(/layers\.\d+)/.* (QK|PV)>", dump.stdout)
-    )
+    return compiled, dump.stdout
+
+
+def test_objdump_shows_the_dynamic_array_writes_of_every_attention_layer(tmp_path, feeds):
+    import re
+
+    compiled, dump = _compile(tmp_path, feeds, "--target", "bert-chip")
+    assert compiled.returncode == 0, compiled.stderr
+    writes = Counter(re.findall(r"xb\.write .*# imc\.write <(/layers\.\d+)/.* (QK|PV)>", dump))
     assert writes == {(f"/layers.{i}", role): 8 for i in (0, 1) for role in ("QK", "PV")}
+
+
+def test_attention_placement_is_the_users_choice(tmp_path, feeds):
+    compiled, dump = _compile(tmp_path, feeds, "--target", "bert-chip", "--attention", "cores")
+    assert compiled.returncode == 0, compiled.stderr
+    # one cores kernel per layer computes the whole attention
+    assert "xb.write" not in dump and dump.count("cl.call ncores=8") > 0
+    assert (
+        sum(
+            "imc.kernel </layers." in ln and "attention/Reshape_3>" in ln
+            for ln in dump.splitlines()
+        )
+        == 2
+    )
+    refused, _ = _compile(tmp_path, feeds, "--target", "cluster", "--attention", "dynamic-arrays")
+    errors = [line for line in refused.stderr.splitlines() if "error:" in line]
+    assert refused.returncode == 1 and len(errors) == 1, refused.stderr
+    assert (
+        "target 'cluster' has no dynamic arrays" in errors[0] and "Traceback" not in refused.stderr
+    )
 
 
 @pytest.mark.skipif(not BUILT, reason="set IMCC_TEST_BUILT_MODELS=1 (make test) for models/build")
