@@ -79,6 +79,7 @@ bench: $(STAMP) ## Run the benchmarks in bench/ (each prints what it measured an
 	$(PY) bench/import_speed.py
 	$(PY) bench/sim_speed.py
 	$(PY) bench/compile_speed.py
+	$(PY) bench/transformers.py
 	$(PY) bench/ternary_rules.py
 
 clean: ## Remove build outputs and caches (keeps .venv)
