@@ -398,6 +398,8 @@ class RequantOp(CoreOp):
     def channels(self) -> int:
         return self.operands[0].type.shape[1] // int(self.get_attr("planes"))
 
+    units = ("cluster", "nl")
+
     def verify_(self) -> None:
         self.check_unit()
         self.check_static()
@@ -444,6 +446,7 @@ class QuantOp(CoreOp):
         _LAYER,
         _buffers_attr(),
     )
+    units = ("cluster", "nl")
 
     def verify_(self) -> None:
         self.check_unit()
@@ -480,6 +483,7 @@ class DQuantOp(CoreOp):
         _LAYER,
         _buffers_attr(),
     )
+    units = ("cluster", "nl")
 
     def verify_(self) -> None:
         self.check_unit()

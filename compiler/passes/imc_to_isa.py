@@ -311,7 +311,13 @@ def _mvm(lw: _Lowering, op: imc.MvmOp) -> None:
 
 
 def _core(op) -> dict:
-    return {"ncores": op.get_attr("ncores")}
+    """The cores a cluster job runs on (nothing for a job of the nonlinear unit)."""
+    return {} if op.get_attr("unit") == "nl" else {"ncores": op.get_attr("ncores")}
+
+
+def _prefix(op) -> str:
+    """``nl`` for a periphery job nonlinear-offload put on the nonlinear unit, else ``cl``."""
+    return "nl" if op.get_attr("unit") == "nl" else "cl"
 
 
 def _requant(lw: _Lowering, op: imc.RequantOp) -> None:
@@ -334,7 +340,7 @@ def _requant(lw: _Lowering, op: imc.RequantOp) -> None:
     xmem, xaddr = lw.where(x)
     ymem, yaddr = lw.where(y)
     lw.emit(
-        "cl.requant",
+        f"{_prefix(op)}.requant",
         op,
         **_core(op),
         src_mem=xmem,
@@ -358,7 +364,7 @@ def _requant(lw: _Lowering, op: imc.RequantOp) -> None:
 def _quant(lw: _Lowering, op: imc.QuantOp) -> None:
     (xmem, xaddr), (ymem, yaddr) = lw.where(op.operands[0]), lw.where(op.results[0])
     lw.emit(
-        "cl.quant",
+        f"{_prefix(op)}.quant",
         op,
         **_core(op),
         src_mem=xmem,
@@ -381,7 +387,7 @@ def _dquant(lw: _Lowering, op: imc.DQuantOp) -> None:
     smem, saddr = lw.where(op.results[1])
     n = x.type.shape[-1]
     lw.emit(
-        "cl.dquant",
+        f"{_prefix(op)}.dquant",
         op,
         **_core(op),
         src_mem=xmem,

@@ -5,7 +5,8 @@ The cluster's RISC-V cores are general purpose: any ONNX op the frontend accepts
 semantics, a per-kernel cycle model in the target). The activation conversions around crossbar
 layers become the cores' dedicated jobs (``imc.quant`` for the DAC's static quantization,
 ``imc.dquant`` for per-vector dynamic quantization). Where the target has a nonlinear unit,
-softmax, LayerNorm and GELU run there instead (``nl.*``; the same bits as the cores' kernels). Constants
+softmax, LayerNorm and GELU run there instead (``nl.*``; the same bits as the cores' kernels),
+and so do the crossbars' periphery jobs (requantization, quantization). Constants
 stay constants: they become data in the program. An op with no home is refused here, before any code is emitted, with its node.
 """
 
@@ -82,6 +83,8 @@ class NonlinearOffloadPass(Pass):
                     old.replace_all_uses_with(value)
                 op.erase()
                 changed = True
+            if has_nl:
+                changed |= _periphery_on_nonlinear_unit(func)
         return changed
 
     def requires(self, module: ModuleOp) -> None:
@@ -91,6 +94,20 @@ class NonlinearOffloadPass(Pass):
         for op in module.walk():
             if not is_placed(op):
                 raise PassFailure(f"'{op.name}' has no unit to run on", op.location)
+
+
+def _periphery_on_nonlinear_unit(func: FuncOp) -> bool:
+    """Move the crossbars' periphery jobs (requantization, static and per-vector quantization)
+    from the cores to the nonlinear unit: the same instructions, ``nl.*`` for ``cl.*``."""
+    changed = False
+    for op in func.body.ops:
+        if (
+            isinstance(op, imc.RequantOp | imc.QuantOp | imc.DQuantOp)
+            and op.get_attr("unit") == "cluster"
+        ):
+            op.attributes["unit"] = StringAttr("nl")
+            changed = True
+    return changed
 
 
 def on_nonlinear_unit(op: Operation) -> bool:

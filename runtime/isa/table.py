@@ -161,6 +161,94 @@ def _nonlinear(ncores: bool) -> dict[str, tuple[tuple, str, str]]:
     }
 
 
+def _periphery(ncores: bool) -> dict[str, tuple[str, tuple, str, str]]:
+    """Rows shared by the cluster (`cl.*`, with ncores) and the nonlinear unit (`nl.*`): the
+    crossbars' periphery jobs (requantization, static and per-row quantization, elementwise).
+    Name -> (cluster opcode, fields, summary, semantics)."""
+    nc = (NCORES,) if ncores else ()
+    return {
+        "requant": (
+            0x36,
+            (
+                *nc,
+                *_operand("src", "the input", ("i8", "u8", "i32"), default="i32"),
+                *_operand("dst", "the output", ("i8", "u8", "i32", "f32")),
+                _u("rows", 32, "number of rows"),
+                _u("channels", 32, "output row length = channels", lo=1),
+                *_operand("scale", "the f32 scale vector (planes × channels)"),
+                _b("has_bias", "add the f32 per-channel bias vector"),
+                *_operand("bias", "the f32 per-channel bias vector (ignored without has_bias)"),
+                _s("zp", 16, "output zero point", default=0),
+                _f("lo", "lower clamp bound", default=float("-inf")),
+                _f("hi", "upper clamp bound", default=float("inf")),
+                _u("planes", 8, "column blocks of the input summed per channel", lo=1, default=1),
+                _b("has_offset", "subtract the i32 offset vector first"),
+                *_optional_operand("offset", "the i32 offset vector (planes × channels)"),
+                _b("has_row_scale", "multiply by one f32 scale per row"),
+                *_optional_operand("row_scale", "the f32 per-row scale vector"),
+            ),
+            "per-channel rescale of integers (crossbar accumulators) to int8/uint8/int32 or f32, "
+            "with clamp for ReLU/ReLU6",
+            "The input x has rows × (planes · channels) elements, plane-major. For row r and channel "
+            "c: t_j = float32(saturate_int32(x[r, j·channels + c] − offset[j·channels + c])) (no "
+            "subtraction without has_offset) and v = Σ_j t_j · scale[j·channels + c], the products "
+            "and the sum over j = 0, 1, ... in float32, in that order; then v = v · row_scale[r] "
+            "(with has_row_scale) and v = v + bias[c] (with has_bias), in float32. Integer dst: y = "
+            "clamp(round_half_even(v) + zp, lo, hi) saturated to dst_dtype. f32 dst: y = clamp(v, lo, "
+            "hi) (zp must be 0). ReLU is lo = zp, ReLU6 is hi = zp + round(6 / output scale).",
+        ),
+        "quant": (
+            0x37,
+            (
+                *nc,
+                *_operand("src", "the f32 input"),
+                *_operand("dst", "the output", ("i8", "u8")),
+                _u("count", 32, "number of elements"),
+                _f("scale", "quantization step"),
+                _s("zp", 16, "zero point", default=0),
+                _s("lo", 16, "smallest code", default=-(1 << 15)),
+                _s("hi", 16, "largest code", default=(1 << 15) - 1),
+            ),
+            "quantize f32 to int8/uint8 codes (ONNX QuantizeLinear, or a DAC's narrower range)",
+            "dst[i] = saturate(clamp(round_half_even(x[i] / scale) + zp, lo, hi)) to dst_dtype, in "
+            "float32.",
+        ),
+        "dquant": (
+            0x3F,
+            (
+                *nc,
+                *_operand("src", "the f32 rows × n input"),
+                *_operand("dst", "the int8 codes"),
+                *_operand("scale", "the f32 per-row scales"),
+                _u("rows", 32, "number of rows"),
+                _u("n", 32, "row length", lo=1),
+                _u("bits", 4, "code width", lo=2, hi=8, default=8),
+            ),
+            "dynamic per-row quantization to int8 codes (a crossbar's per-vector DAC range)",
+            "For each row r: scale[r] = max_j |x[r, j]| / (2^(bits−1) − 1) in float32 (1 for an "
+            "all-zero row); dst[r, j] = clamp(round_half_even(x[r, j] / scale[r]), −(2^(bits−1) − 1), "
+            "2^(bits−1) − 1) as int8.",
+        ),
+        "eltwise": (
+            0x38,
+            (
+                *nc,
+                Field("op", 3, "enum", "operation", ("add", "sub", "mul", "max", "min")),
+                Field("dtype", 3, "dtype", "element type of all operands", ("i32", "f32")),
+                *_operand("src", "the first operand"),
+                *_operand("src2", "the second operand"),
+                *_operand("dst", "the result"),
+                _u("rows", 32, "number of rows"),
+                _u("n", 32, "row length"),
+                _b("bcast", "src2 is one row of n elements used for every row"),
+            ),
+            "elementwise binary operation on rows × n elements (optionally row-broadcast)",
+            "dst[r, j] = op(src[r, j], src2[j] if bcast else src2[r, j]). i32 results saturate to "
+            "int32; f32 is IEEE float32.",
+        ),
+    }
+
+
 def _build_table() -> tuple[InstrSpec, ...]:
     rows: list[InstrSpec] = []
 
@@ -318,77 +406,8 @@ def _build_table() -> tuple[InstrSpec, ...]:
     # --- cluster kernels -----------------------------------------------------------------------
     for k, (name, (fields, summary, sem)) in enumerate(_nonlinear(ncores=True).items()):
         add(f"cl.{name}", 0x30 + k, "cluster", "cluster", fields, summary, sem)
-    add(
-        "cl.requant",
-        0x36,
-        "cluster",
-        "cluster",
-        (
-            NCORES,
-            *_operand("src", "the input", ("i8", "u8", "i32"), default="i32"),
-            *_operand("dst", "the output", ("i8", "u8", "i32", "f32")),
-            _u("rows", 32, "number of rows"),
-            _u("channels", 32, "output row length = channels", lo=1),
-            *_operand("scale", "the f32 scale vector (planes × channels)"),
-            _b("has_bias", "add the f32 per-channel bias vector"),
-            *_operand("bias", "the f32 per-channel bias vector (ignored without has_bias)"),
-            _s("zp", 16, "output zero point", default=0),
-            _f("lo", "lower clamp bound", default=float("-inf")),
-            _f("hi", "upper clamp bound", default=float("inf")),
-            _u("planes", 8, "column blocks of the input summed per channel", lo=1, default=1),
-            _b("has_offset", "subtract the i32 offset vector first"),
-            *_optional_operand("offset", "the i32 offset vector (planes × channels)"),
-            _b("has_row_scale", "multiply by one f32 scale per row"),
-            *_optional_operand("row_scale", "the f32 per-row scale vector"),
-        ),
-        "per-channel rescale of integers (crossbar accumulators) to int8/uint8/int32 or f32, "
-        "with clamp for ReLU/ReLU6",
-        "The input x has rows × (planes · channels) elements, plane-major. For row r and channel "
-        "c: t_j = float32(saturate_int32(x[r, j·channels + c] − offset[j·channels + c])) (no "
-        "subtraction without has_offset) and v = Σ_j t_j · scale[j·channels + c], the products "
-        "and the sum over j = 0, 1, ... in float32, in that order; then v = v · row_scale[r] "
-        "(with has_row_scale) and v = v + bias[c] (with has_bias), in float32. Integer dst: y = "
-        "clamp(round_half_even(v) + zp, lo, hi) saturated to dst_dtype. f32 dst: y = clamp(v, lo, "
-        "hi) (zp must be 0). ReLU is lo = zp, ReLU6 is hi = zp + round(6 / output scale).",
-    )
-    add(
-        "cl.quant",
-        0x37,
-        "cluster",
-        "cluster",
-        (
-            NCORES,
-            *_operand("src", "the f32 input"),
-            *_operand("dst", "the output", ("i8", "u8")),
-            _u("count", 32, "number of elements"),
-            _f("scale", "quantization step"),
-            _s("zp", 16, "zero point", default=0),
-            _s("lo", 16, "smallest code", default=-(1 << 15)),
-            _s("hi", 16, "largest code", default=(1 << 15) - 1),
-        ),
-        "quantize f32 to int8/uint8 codes (ONNX QuantizeLinear, or a DAC's narrower range)",
-        "dst[i] = saturate(clamp(round_half_even(x[i] / scale) + zp, lo, hi)) to dst_dtype, in "
-        "float32.",
-    )
-    add(
-        "cl.dquant",
-        0x3F,
-        "cluster",
-        "cluster",
-        (
-            NCORES,
-            *_operand("src", "the f32 rows × n input"),
-            *_operand("dst", "the int8 codes"),
-            *_operand("scale", "the f32 per-row scales"),
-            _u("rows", 32, "number of rows"),
-            _u("n", 32, "row length", lo=1),
-            _u("bits", 4, "code width", lo=2, hi=8, default=8),
-        ),
-        "dynamic per-row quantization to int8 codes (a crossbar's per-vector DAC range)",
-        "For each row r: scale[r] = max_j |x[r, j]| / (2^(bits−1) − 1) in float32 (1 for an "
-        "all-zero row); dst[r, j] = clamp(round_half_even(x[r, j] / scale[r]), −(2^(bits−1) − 1), "
-        "2^(bits−1) − 1) as int8.",
-    )
+    for name, (opcode, fields, summary, sem) in _periphery(ncores=True).items():
+        add(f"cl.{name}", opcode, "cluster", "cluster", fields, summary, sem)
     add(
         "cl.call",
         0x41,
@@ -402,26 +421,6 @@ def _build_table() -> tuple[InstrSpec, ...]:
         "with the entry's attributes and opset; layout nhwc runs a channels-first op on "
         "channels-last data (input 0 and output 0 transposed around the kernel). An output whose "
         "element type or shape differs from what the kernel produces is a run-time error.",
-    )
-    add(
-        "cl.eltwise",
-        0x38,
-        "cluster",
-        "cluster",
-        (
-            NCORES,
-            Field("op", 3, "enum", "operation", ("add", "sub", "mul", "max", "min")),
-            Field("dtype", 3, "dtype", "element type of all operands", ("i32", "f32")),
-            *_operand("src", "the first operand"),
-            *_operand("src2", "the second operand"),
-            *_operand("dst", "the result"),
-            _u("rows", 32, "number of rows"),
-            _u("n", 32, "row length"),
-            _b("bcast", "src2 is one row of n elements used for every row"),
-        ),
-        "elementwise binary operation on rows × n elements (optionally row-broadcast)",
-        "dst[r, j] = op(src[r, j], src2[j] if bcast else src2[r, j]). i32 results saturate to "
-        "int32; f32 is IEEE float32.",
     )
     add(
         "cl.pool",
@@ -538,6 +537,16 @@ def _build_table() -> tuple[InstrSpec, ...]:
         add(
             f"nl.{name}",
             0x50 + k,
+            "nonlinear",
+            "nl",
+            fields,
+            summary + " on the nonlinear unit",
+            sem,
+        )
+    for k, (name, (_, fields, summary, sem)) in enumerate(_periphery(ncores=False).items()):
+        add(
+            f"nl.{name}",
+            0x56 + k,
             "nonlinear",
             "nl",
             fields,

@@ -120,7 +120,9 @@ CORE_KERNELS: dict[str, tuple[str, str]] = {
     "gather": ("cycles/B", "byte copied"),
 }
 
-NL_KERNELS = ("softmax", "layernorm", "gelu", "sigmoid", "tanh", "exp")
+NL_KERNELS = (
+    "softmax", "layernorm", "gelu", "sigmoid", "tanh", "exp", "requant", "quant", "eltwise"
+)  # fmt: skip
 
 SECTIONS: dict[str, dict[str, Param | Choice]] = {
     "target": {

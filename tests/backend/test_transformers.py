@@ -50,6 +50,8 @@ def test_tiny_bert_agrees_at_every_level(opset, target, precision, feeds):
     ops = _mnemonics(result)
     if target == "bert-chip":
         assert ops["nl.layernorm"] == 5 and ops["nl.gelu"] == 2, ops
+        assert ops["cl.requant"] == ops["cl.dquant"] == 0, ops  # the periphery on the nl unit
+        assert precision == "fp32" or ops["nl.requant"] > 0 and ops["nl.dquant"] > 0, ops
     else:
         assert ops["nl.layernorm"] == 0 and ops["nl.gelu"] == 0, ops
     split = target == "bert-chip" and precision != "fp32"

@@ -421,7 +421,7 @@ def test_nl_exp():
     _check_elementwise("nl", "exp", _exp_ref, atol=1e-30)
 
 
-def test_cl_requant():
+def _requant_on(unit):
     m = machine()
     acc = RNG.integers(-50_000, 50_000, size=(5, 6)).astype(np.int32)
     acc[0, 0] = 2**31 - 1
@@ -445,17 +445,27 @@ def test_cl_requant():
         bias_addr=64,
     )
     v = acc.astype(F32) * scale + bias
-    run(m, "cl.requant", **common, dst_dtype="i8", zp=3, lo=3.0, hi=127.0)  # ReLU at the zero point
+    run(
+        m, f"{unit}.requant", **common, dst_dtype="i8", zp=3, lo=3.0, hi=127.0
+    )  # ReLU at the zero point
     want = np.clip(np.clip(np.rint(v) + 3, 3, 127), -128, 127).astype(np.int8)
     assert np.array_equal(m.load("L1", 512, "i8", (5, 6)), want)
     assert want.min() == 3 and want.max() == 127  # both clamps were exercised
-    run(m, "cl.requant", **common, dst_dtype="f32")
+    run(m, f"{unit}.requant", **common, dst_dtype="f32")
     assert np.array_equal(m.load("L1", 512, "f32", (5, 6)), v)
-    run(m, "cl.requant", **common, dst_dtype="u8", zp=128)
+    run(m, f"{unit}.requant", **common, dst_dtype="u8", zp=128)
     want = np.clip(np.rint(v) + 128, 0, 255).astype(np.uint8)
     assert np.array_equal(m.load("L1", 512, "u8", (5, 6)), want)
     with pytest.raises(CheckError, match="zp"):
-        run(m, "cl.requant", **common, dst_dtype="f32", zp=1)
+        run(m, f"{unit}.requant", **common, dst_dtype="f32", zp=1)
+
+
+def test_cl_requant():
+    _requant_on("cl")
+
+
+def test_nl_requant():
+    _requant_on("nl")
 
 
 def test_cl_requant_planes_offset_and_row_scale():
@@ -483,12 +493,12 @@ def test_cl_requant_planes_offset_and_row_scale():
     assert np.array_equal(m.load("L1", 1024, "f32", (rows, ch)), want)
 
 
-def test_cl_dquant():
+def _dquant_on(unit):
     m = machine()
     x = RNG.standard_normal((3, 7)).astype(F32)
     x[1] = 0.0  # an all-zero row gets scale 1
     put(m, "L1", 0, x, "f32")
-    run(m, "cl.dquant", src_mem="L1", src_addr=0, dst_mem="L1", dst_addr=256, scale_mem="L1",
+    run(m, f"{unit}.dquant", src_mem="L1", src_addr=0, dst_mem="L1", dst_addr=256, scale_mem="L1",
         scale_addr=512, rows=3, n=7, bits=8)  # fmt: skip
     scale = (np.abs(x).max(axis=1) / F32(127)).astype(F32)
     scale[1] = 1.0
@@ -496,6 +506,14 @@ def test_cl_dquant():
     assert np.array_equal(m.load("L1", 512, "f32", 3), scale)
     assert np.array_equal(m.load("L1", 256, "i8", (3, 7)), q)
     assert np.abs(q[[0, 2]]).max(axis=1).tolist() == [127, 127]
+
+
+def test_cl_dquant():
+    _dquant_on("cl")
+
+
+def test_nl_dquant():
+    _dquant_on("nl")
 
 
 def test_cl_call():
@@ -532,13 +550,13 @@ def test_cl_call():
         run(m, "cl.call", call=3)
 
 
-def test_cl_quant():
+def _quant_on(unit):
     m = machine()
     x = np.array([0.25, 0.75, -0.25, 1.25, 100.0, -100.0, 0.5, 1.5], dtype=F32)
     put(m, "L1", 0, x, "f32")
     run(
         m,
-        "cl.quant",
+        f"{unit}.quant",
         src_mem="L1",
         src_addr=0,
         dst_mem="L1",
@@ -552,8 +570,15 @@ def test_cl_quant():
     assert list(m.load("L1", 64, "i8", 8)) == [0, 2, 0, 2, 127, -128, 1, 3]
 
 
-@pytest.mark.parametrize("op", ["add", "sub", "mul", "max", "min"])
-def test_cl_eltwise(op):
+def test_cl_quant():
+    _quant_on("cl")
+
+
+def test_nl_quant():
+    _quant_on("nl")
+
+
+def _eltwise_on(unit, op):
     m = machine()
     a = RNG.integers(-(2**31), 2**31, size=(3, 5), dtype=np.int64).astype(np.int32)
     b = RNG.integers(-(2**31), 2**31, size=(3, 5), dtype=np.int64).astype(np.int32)
@@ -561,7 +586,7 @@ def test_cl_eltwise(op):
     put(m, "L1", 64, b, "i32")
     run(
         m,
-        "cl.eltwise",
+        f"{unit}.eltwise",
         op=op,
         dtype="i32",
         src_mem="L1",
@@ -588,7 +613,7 @@ def test_cl_eltwise(op):
     put(m, "L1", 64, fb, "f32")
     run(
         m,
-        "cl.eltwise",
+        f"{unit}.eltwise",
         op=op,
         dtype="f32",
         src_mem="L1",
@@ -602,6 +627,16 @@ def test_cl_eltwise(op):
         bcast=True,
     )  # in place
     assert np.array_equal(m.load("L1", 0, "f32", (3, 5)), fn[op](fa, fb[None, :]))
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "max", "min"])
+def test_cl_eltwise(op):
+    _eltwise_on("cl", op)
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "max", "min"])
+def test_nl_eltwise(op):
+    _eltwise_on("nl", op)
 
 
 def test_cl_pool():

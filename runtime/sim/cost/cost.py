@@ -220,6 +220,10 @@ COSTS = {
     "cl.gather": _core_kernel("gather", lambda f: f["count"] * f["row_bytes"]),
     "dw.conv": _dw_unit,
 }
+COSTS["nl.requant"] = _nl_kernel("requant", lambda f: f["rows"] * f["planes"] * f["channels"])
+COSTS["nl.quant"] = _nl_kernel("quant", _count)
+COSTS["nl.dquant"] = _nl_kernel("quant", lambda f: 2 * f["rows"] * f["n"])
+COSTS["nl.eltwise"] = _nl_kernel("eltwise", _rowwise)
 for _k in ("softmax", "layernorm"):
     COSTS[f"cl.{_k}"] = _core_kernel(_k, _rowwise)
     COSTS[f"nl.{_k}"] = _nl_kernel(_k, _rowwise)

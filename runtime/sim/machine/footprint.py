@@ -185,6 +185,11 @@ def _nl(t, f) -> str:
     return "nl"
 
 
+def _periphery_unit(t, f) -> str:
+    """The cores for a ``cl.*`` periphery job (it has ``ncores``), else the nonlinear unit."""
+    return _cores(t, f) if "ncores" in f else _nl(t, f)
+
+
 def _requant(t, f) -> Footprint:
     n = f["rows"] * f["channels"]
     wide = f["planes"] * f["channels"]
@@ -201,12 +206,12 @@ def _requant(t, f) -> Footprint:
     if f["has_row_scale"]:
         reads.append(dense(f["row_scale_mem"], f["row_scale_addr"], 4 * f["rows"]))
     dst = dense(f["dst_mem"], f["dst_addr"], n * _size(f["dst_dtype"]))
-    return Footprint(_cores(t, f), reads, [dst])
+    return Footprint(_periphery_unit(t, f), reads, [dst])
 
 
 def _quant(t, f) -> Footprint:
     src = dense(f["src_mem"], f["src_addr"], 4 * f["count"])
-    return Footprint(_cores(t, f), [src], [dense(f["dst_mem"], f["dst_addr"], f["count"])])
+    return Footprint(_periphery_unit(t, f), [src], [dense(f["dst_mem"], f["dst_addr"], f["count"])])
 
 
 def _dquant(t, f) -> Footprint:
@@ -216,7 +221,7 @@ def _dquant(t, f) -> Footprint:
         dense(f["dst_mem"], f["dst_addr"], n),
         dense(f["scale_mem"], f["scale_addr"], 4 * f["rows"]),
     ]
-    return Footprint(_cores(t, f), [src], writes)
+    return Footprint(_periphery_unit(t, f), [src], writes)
 
 
 def _call(t, f, calls) -> Footprint:
@@ -237,7 +242,7 @@ def _eltwise(t, f) -> Footprint:
     n = 4 * f["rows"] * f["n"]
     b = dense(f["src2_mem"], f["src2_addr"], 4 * f["n"] if f["bcast"] else n)
     reads = [dense(f["src_mem"], f["src_addr"], n), b]
-    return Footprint(_cores(t, f), reads, [dense(f["dst_mem"], f["dst_addr"], n)])
+    return Footprint(_periphery_unit(t, f), reads, [dense(f["dst_mem"], f["dst_addr"], n)])
 
 
 def out_hw(f) -> tuple[int, int]:
@@ -333,6 +338,10 @@ FOOTPRINTS = {
     "cl.copy": _copy,
     "cl.gather": _gather,
     "dw.conv": _dwconv,
+    "nl.requant": _requant,
+    "nl.quant": _quant,
+    "nl.dquant": _dquant,
+    "nl.eltwise": _eltwise,
     "nl.softmax": _rowwise(_nl),
     "nl.layernorm": _rowwise(_nl),
     "nl.gelu": _count(_nl),

@@ -270,6 +270,8 @@ SEMANTICS = {
     "cl.gather": _gather,
     "dw.conv": _dwconv,
 }
+for _name in ("requant", "quant", "dquant", "eltwise"):  # the same job on the nonlinear unit
+    SEMANTICS[f"nl.{_name}"] = SEMANTICS[f"cl.{_name}"]
 for _prefix in ("cl", "nl"):
     SEMANTICS[f"{_prefix}.softmax"] = _rowwise(nx.softmax)
     SEMANTICS[f"{_prefix}.layernorm"] = _layernorm
