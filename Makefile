@@ -16,7 +16,7 @@ MODELS      := $(BUILD)/minilm-l6.onnx $(BUILD)/sentences-s128.npz $(BUILD)/bert
                $(BUILD)/resnet18.onnx $(BUILD)/vgg19.onnx
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-models test-fast lint format models digits-models docs bench clean
+.PHONY: help install demo test test-models test-fast bert-large lint format models digits-models docs bench clean
 
 help: ## List every target with a one-line description
 	@echo "imcc make targets:"
@@ -60,6 +60,12 @@ $(BUILD)/minilm-l6.onnx: | $(STAMP)
 	$(PY) models/transformers/build_minilm.py --out $@
 $(BUILD)/sentences-s128.npz: | $(STAMP)
 	$(PY) models/transformers/tokenize_sentences.py --out $@
+# BERT-Large (24 layers, seeded random weights, 1.2 GB): not in MODELS, `make bert-large` builds it.
+$(BUILD)/bert-large.onnx: | $(STAMP)
+	$(PY) models/transformers/build_bert_large_layer.py --layers 24 --out $@
+
+bert-large: $(BUILD)/bert-large.onnx ## Build the 24-layer BERT-Large encoder (1.2 GB, ~6 GB RAM to build)
+
 $(BUILD)/bert-large-layer.onnx: | $(STAMP)
 	$(PY) models/transformers/build_bert_large_layer.py --out $@
 $(BUILD)/mobilenetv2.onnx: | $(STAMP)

@@ -465,9 +465,15 @@ def build_sentence_encoder(
 
 
 def build_encoder_layer(
-    cfg: BertConfig, style: ExportStyle, weights: dict[str, np.ndarray], name: str, index: int = 0
+    cfg: BertConfig,
+    style: ExportStyle,
+    weights: dict[str, np.ndarray],
+    name: str,
+    index: int = 0,
+    layers: int = 1,
 ) -> onnx.ModelProto:
-    """A single encoder layer taking hidden states [b, s, hidden] and an int64 attention mask [b, s]."""
+    """``layers`` encoder layers (numbered from ``index``) taking hidden states [b, s, hidden] and
+    an int64 attention mask [b, s]."""
     style.validate()
     g = GraphBuilder(style.opset)
     b, s = style.batch_dim, style.seq_len
@@ -476,9 +482,12 @@ def build_encoder_layer(
         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [b, s]),
     ]
     mask = extended_attention_mask(g, "attention_mask")
-    encoder_layer(g, "hidden_states", mask, weights, index, cfg, style, output="layer_output")
+    x = "hidden_states"
+    for i in range(index, index + layers):
+        last = i == index + layers - 1
+        x = encoder_layer(g, x, mask, weights, i, cfg, style, output="layer_output" if last else None)
     outputs = [helper.make_tensor_value_info("layer_output", TensorProto.FLOAT, [b, s, cfg.hidden])]
-    doc = f"one BERT encoder layer: hidden {cfg.hidden}, {cfg.heads} heads, FFN {cfg.intermediate}"
+    doc = f"{layers} BERT encoder layer(s): hidden {cfg.hidden}, {cfg.heads} heads, FFN {cfg.intermediate}"
     return _finish(g, name, inputs, outputs, style, doc)
 
 

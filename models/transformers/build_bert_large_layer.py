@@ -1,6 +1,7 @@
 """Build one BERT-Large encoder layer (hidden 1024, 16 heads, FFN 4096) with seeded random weights.
 
     python models/transformers/build_bert_large_layer.py --out models/build/bert-large-layer.onnx [--seq-len 128]
+    python models/transformers/build_bert_large_layer.py --layers 24 --out models/build/bert-large.onnx
 
 Same graph builder and export style as the MiniLM encoder. Inputs: hidden_states float32
 [batch, seq, 1024] and attention_mask int64 [batch, seq]; output layer_output [batch, seq, 1024].
@@ -61,10 +62,19 @@ def _main(argv) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_style_options(parser)
     parser.add_argument("--seed", type=int, default=0, help="weight RNG seed (default 0)")
+    parser.add_argument(
+        "--layers", type=int, default=1, help="encoder layers to stack (BERT-Large: 24; default 1)"
+    )
     args = parser.parse_args(argv)
+    if not 1 <= args.layers <= BERT_LARGE.layers:
+        parser.error(f"--layers must be in 1..{BERT_LARGE.layers}")
     style = style_from_args(args)
-    weights = random_layer_weights(BERT_LARGE, args.seed)
-    model = build_encoder_layer(BERT_LARGE, style, weights, name="bert-large-encoder-layer")
+    weights = {}
+    for index in range(args.layers):
+        # layer 0 keeps the single-layer model's weights; layer i draws from seed + i
+        weights.update(random_layer_weights(BERT_LARGE, args.seed + index, index))
+    name = "bert-large-encoder-layer" if args.layers == 1 else f"bert-large-encoder-{args.layers}"
+    model = build_encoder_layer(BERT_LARGE, style, weights, name=name, layers=args.layers)
     save_model(args.out, model, args.quiet, write_bytes_atomic)
     return 0
 
