@@ -136,3 +136,48 @@ def test_minilm_runs_on_the_bert_chip(precision):
     # 6 layers x (2 sentences x 12 heads) x (one Q.K^T write + two P.V row tiles of 64 keys)
     assert ops["xb.write"] == (6 * 24 * 3 if split else 0), ops
     assert ops["nl.softmax"] == (6 if split else 0), ops
+
+
+# Encoders of other shapes, built like a torch export (models/transformers/bert_graph.py) with
+# seeded random weights: head counts 1-3, head sizes 16-96 (beyond the 64 rows of a dynamic
+# array), sequences up to 130 (beyond its 128 columns), opsets 14-17, the batch axis symbolic and
+# pinned with input shapes.
+SHAPES = [
+    # hidden, heads, seq, batch, opset, layernorm
+    (48, 3, 20, 2, 14, "decomposed"),
+    (64, 2, 130, 1, 17, "fused"),
+    (96, 1, 8, 3, 16, "decomposed"),
+]
+
+
+@pytest.mark.parametrize("hidden,heads,seq,batch,opset,layernorm", SHAPES)
+def test_bert_encoders_of_other_shapes_split_and_agree(hidden, heads, seq, batch, opset, layernorm):
+    import sys
+
+    sys.path.insert(0, str(REPO / "models" / "transformers"))
+    sys.path.insert(0, str(REPO / "tests" / "models"))
+    import bert_graph
+    from test_transformer_models import random_bert_weights
+
+    cfg = bert_graph.BertConfig(hidden, heads, 2 * hidden, 1, vocab=40, max_positions=seq)
+    style = bert_graph.ExportStyle(seq, None, opset, layernorm)
+    model = bert_graph.build_sentence_encoder(cfg, style, random_bert_weights(cfg, seq), "enc")
+    rng = np.random.default_rng(seq)
+    mask = (np.arange(seq)[None] < rng.integers(seq // 2, seq + 1, (batch, 1))).astype(np.int64)
+    feeds = {
+        "input_ids": rng.integers(1, cfg.vocab, (batch, seq)) * mask,
+        "attention_mask": mask,
+        "token_type_ids": np.zeros((batch, seq), np.int64),
+    }
+    quant, imc, binary, result = run_levels(model, feeds, "int8", "bert-chip", calibration=feeds)
+    assert_same_bits(quant, imc, "quant vs imc")
+    assert_same_bits(imc, binary, "imc vs prog.bin")
+    d = hidden // heads
+    groups = batch * heads
+    # Q.K^T: ceil(d/64) row tiles x ceil(seq/128) column tiles; P.V: ceil(seq/64) x ceil(d/128)
+    writes = groups * (-(-d // 64) * -(-seq // 128) + -(-seq // 64) * -(-d // 128))
+    assert _mnemonics(result)["xb.write"] == writes
+    want = ort.InferenceSession(model.SerializeToString()).run(None, feeds)[1]
+    got = binary[1]
+    cos = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
+    assert cos.min() > 0.999, cos
