@@ -54,6 +54,8 @@ def test_digits_networks_agree_at_every_level(name, target, precision, digits):
     assert_same_bits(quant, imc, "quant vs imc")
     assert_same_bits(imc, binary, "imc vs prog.bin")
     assert result.report.cycles > 0
+    if precision != "fp32":
+        assert "(the weights fit one chip)" in result.report.to_text()
     if precision == "fp32":
         want = ort.InferenceSession(str(DIGITS[name])).run(None, inputs)[0]
         scale = np.abs(want).max()
@@ -80,6 +82,7 @@ def test_layers_larger_than_the_chip_reprogram_within_the_layer(target, group, p
     assert_same_bits(imc, binary, "imc vs prog.bin")
     text = result.report.to_text()
     assert "larger than the chip run over several epochs" in text, text
+    assert "the weights do not fit one chip" in text, text
     assert "reprogrammed between them" in text
 
 

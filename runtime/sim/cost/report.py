@@ -335,7 +335,14 @@ def _compiled_lines(c: dict) -> list[str]:
         lines.append(
             f"mapping arrays needed {m.get('arrays_needed')}, used {m.get('arrays_used')} of "
             f"{m.get('arrays_available')}, utilisation {m.get('utilisation', 0):.1%}, "
-            f"epochs {m.get('epochs')}"
+            f"epochs {m.get('epochs')} ("
+            + (
+                "the weights fit one chip"
+                if m.get("epochs") == 1
+                else "the weights do not fit one chip: the arrays are reprogrammed between "
+                "the epochs"
+            )
+            + ")"
         )
         lines += [f"        {note}" for note in m.get("notes", [])]
     mem = c.get("memory")
