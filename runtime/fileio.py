@@ -1,13 +1,110 @@
-"""Output files: temporary files for atomic writes, created beside the target with the permissions
-a plain ``open()`` would give (``mkstemp`` alone makes them 0600), and the file names of model
-outputs, the same for every tool."""
+"""Output files, written by one rule for every tool and the Python API, and the file names of model
+outputs.
+
+The rule (:func:`write_file`, :func:`write_files`):
+
+- a regular file, or a name that does not exist yet, is replaced atomically: the data goes to a
+  temporary file beside it (with the permissions a plain ``open()`` would give) and is renamed
+  over it, so a failure never leaves a half-written file;
+- a symbolic link is followed: its target is written by this same rule and the link stays;
+- a device or a FIFO is written through (opened and written, never replaced or unlinked); a FIFO
+  that nobody reads is refused rather than waited for;
+- an empty path, a directory, or a path whose folder does not exist is refused.
+
+Refusals raise :class:`OutputPathError` (an ``OSError``) naming the path and the reason.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+
+
+class OutputPathError(OSError):
+    """An output path that cannot, or must not, be written (the message names it)."""
+
+
+def _target(path: str | os.PathLike) -> tuple[str, bool]:
+    """(the path to write, whether to write through it instead of replacing it)."""
+    text = os.fspath(path)
+    if not text:
+        raise OutputPathError("the output path is empty")
+    real = os.path.realpath(text) if os.path.islink(text) else os.path.abspath(text)
+    try:
+        mode = os.stat(real).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as err:
+        raise OutputPathError(f"cannot write {text}: {err.strerror}") from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise OutputPathError(f"cannot write {text}: it is a directory")
+    if mode is None or stat.S_ISREG(mode):
+        folder = os.path.dirname(real)
+        if not os.path.isdir(folder):
+            raise OutputPathError(f"cannot write {text}: folder {folder} does not exist")
+        return real, False
+    return real, True
+
+
+def _write_through(path: str, shown: str, data: bytes) -> None:
+    """Write into an existing device or FIFO without replacing it."""
+    flags = os.O_WRONLY | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as err:
+        if err.errno == errno.ENXIO:
+            raise OutputPathError(f"cannot write {shown}: a FIFO nobody reads") from None
+        raise OutputPathError(f"cannot write {shown}: {err.strerror}") from None
+    try:
+        os.set_blocking(fd, True)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as err:
+        raise OutputPathError(f"cannot write {shown}: {err.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def write_file(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` by the module's rule."""
+    write_files({path: data})
+
+
+def write_files(files: Mapping[str | os.PathLike, bytes]) -> None:
+    """Write several files all or nothing: every regular file goes to a temporary file first and
+    is renamed into place only when all are written; devices and FIFOs are written through
+    last. Raises `OutputPathError` before writing anything when a path is refused."""
+    plan = [(os.fspath(p), *_target(p), data) for p, data in files.items()]
+    temps: list[tuple[str, str]] = []
+    shown = ""
+    try:
+        for name, real, through, data in plan:
+            if through:
+                continue
+            shown = name
+            fd, tmp = temp_beside(real)
+            temps.append((tmp, real))
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+    except OSError as err:
+        for tmp, _ in temps:
+            Path(tmp).unlink(missing_ok=True)
+        raise OutputPathError(f"cannot write {shown}: {err.strerror or err}") from None
+    except BaseException:
+        for tmp, _ in temps:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    for tmp, real in temps:
+        os.replace(tmp, real)
+    for shown, real, through, data in plan:
+        if through:
+            _write_through(real, shown, data)
 
 
 def _umask() -> int:
@@ -17,8 +114,8 @@ def _umask() -> int:
 
 
 def temp_beside(path: str | os.PathLike) -> tuple[int, str]:
-    """Open a temporary file in ``path``'s folder; return ``(fd, temp path)``. The caller writes it
-    and then ``os.replace``s it onto ``path`` (or unlinks it on failure)."""
+    """Open a temporary file in ``path``'s folder (permissions as ``open()`` would give them);
+    return ``(fd, temp path)``."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.chmod(tmp, 0o666 & ~_umask())

@@ -9,6 +9,8 @@ import sys
 import traceback
 from collections.abc import Callable
 
+from imcc.runtime.fileio import OutputPathError
+
 from ..ir.diagnostics import FileLineColLoc, IRError
 from ..pm import PassManager
 from ..pm.instruments import DumpDirInstrument, PrintIRInstrument, TimingInstrument
@@ -140,10 +142,10 @@ def write_text(path: str | None, text: str) -> None:
     if path is None or path == "-":
         sys.stdout.write(text)
         return
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(f"cannot write {path}: folder {folder} does not exist")
-    atomic_write_text(path, text)
+    try:
+        atomic_write_text(path, text)
+    except OutputPathError as exc:
+        raise InputError(str(exc)) from None
 
 
 def write_bytes(path: str | None, data: bytes) -> None:
@@ -152,10 +154,10 @@ def write_bytes(path: str | None, data: bytes) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(f"cannot write {path}: folder {folder} does not exist")
-    atomic_write_bytes(path, data)
+    try:
+        atomic_write_bytes(path, data)
+    except OutputPathError as exc:
+        raise InputError(str(exc)) from None
 
 
 def run_tool(prog: str, body: Callable[[], int]) -> int:

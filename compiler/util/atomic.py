@@ -1,24 +1,15 @@
-"""Atomic file writes: write to a temporary file in the same folder, then rename over the target, so
-a crash or an error never leaves a half-written output behind."""
+"""Output files for the compiler's tools and passes, by the runtime's one rule
+(``imcc.runtime.fileio``): regular files replaced atomically, links followed, devices and FIFOs
+written through, directories and missing folders refused."""
 
 from __future__ import annotations
 
-import os
-
-from imcc.runtime.fileio import temp_beside
+from imcc.runtime.fileio import write_file
 
 
 def atomic_write_bytes(path: str, data: bytes) -> None:
-    fd, tmp = temp_beside(os.path.abspath(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_file(path, data)
 
 
 def atomic_write_text(path: str, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+    write_file(path, text.encode("utf-8"))

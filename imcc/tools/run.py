@@ -14,12 +14,13 @@ model's inputs (names, element types, static dimensions) before anything runs. O
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import sys
 
 import numpy as np
 
-from imcc.runtime.fileio import output_file_names, temp_beside
+from imcc.runtime.fileio import OutputPathError, output_file_names, write_files
 from imcc.runtime.inputs import InputFileError, assign_inputs, read_inputs
 
 PROG = "imcc-run"
@@ -137,7 +138,10 @@ def _run(argv: list[str]) -> int:
         for name, array in result.outputs.items():
             print(f"{name}: {array.dtype} {list(array.shape)}{_stats(array)}")
         return 0
-    write_outputs(args.output_dir, result.outputs)
+    try:
+        write_outputs(args.output_dir, result.outputs)
+    except (OSError, OutputPathError) as exc:
+        raise InputError(f"cannot write outputs: {exc}") from None
     return 0
 
 
@@ -155,23 +159,16 @@ def check_input_names(names: list[str], inputs: dict[str, np.ndarray]) -> dict[s
 
 
 def write_outputs(folder: str, outputs: dict[str, np.ndarray]) -> list[str]:
-    """Write every output to ``folder`` atomically and all-or-nothing: all go to temporary files
-    first, and only when every one is written are they renamed into place."""
+    """Write every output to ``folder`` (created if missing), all or nothing, by the output rule
+    of ``imcc.runtime.fileio``."""
     os.makedirs(folder, exist_ok=True)
     paths = [os.path.join(folder, f) for f in output_file_names(list(outputs))]
-    temps: list[str] = []
-    try:
-        for array, path in zip(outputs.values(), paths):
-            fd, tmp = temp_beside(path)
-            temps.append(tmp)
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, np.asarray(array), allow_pickle=False)
-        for tmp, path in zip(temps, paths):
-            os.replace(tmp, path)
-    finally:
-        for tmp in temps:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+    data = {}
+    for array, path in zip(outputs.values(), paths):
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(array), allow_pickle=False)
+        data[path] = buffer.getvalue()
+    write_files(data)
     return paths
 
 

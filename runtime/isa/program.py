@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..fileio import temp_beside
+from ..fileio import write_file
 from . import binfmt
 from .calls import Call, CallError, check_call
 from .encoding import Instr, encode
@@ -218,13 +218,5 @@ def _check_str(value, what: str, exc) -> None:
 
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory and os.replace."""
-    path = Path(path)
-    fd, tmp = temp_beside(path)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` to ``path`` by the output rule of ``imcc.runtime.fileio``."""
+    write_file(path, data)

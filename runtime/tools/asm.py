@@ -13,6 +13,8 @@ from pathlib import Path
 from imcc.runtime.isa.asm import AsmError, assemble_file
 from imcc.runtime.isa.errors import ProgramError
 
+from ..fileio import OutputPathError
+
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point."""
@@ -35,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except ProgramError as e:
         print(f"{source}: error: {e}", file=sys.stderr)
+        return 1
+    except OutputPathError as e:
+        print(f"imcc-as: error: {e}", file=sys.stderr)
         return 1
     except OSError as e:
         print(f"imcc-as: error: {e.filename or source}: {e.strerror or e}", file=sys.stderr)

@@ -18,14 +18,13 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ..fileio import output_file_names, temp_beside
+from ..fileio import OutputPathError, output_file_names, write_files
 from ..inputs import InputFileError, load_inputs
 from ..isa.errors import BinaryFormatError
 from ..isa.program import Program
@@ -202,20 +201,12 @@ def _collect_outputs(args, program, result) -> dict[Path, bytes]:
 
 
 def write_all_or_nothing(files: dict[Path, bytes]) -> None:
-    """Write every file to a temporary name first, then rename them all into place."""
-    temps: list[tuple[str, Path]] = []
+    """Write every file (folders created), all or nothing, by the output rule of ``fileio``."""
     try:
-        for path, data in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = temp_beside(path)
-            temps.append((tmp, path))
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-        for tmp, path in temps:
-            os.replace(tmp, path)
-    except OSError as err:
-        for tmp, _ in temps:
-            Path(tmp).unlink(missing_ok=True)
+        for path in files:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_files(files)
+    except (OSError, OutputPathError) as err:
         raise UserError(f"cannot write outputs: {err}") from None
 
 
