@@ -113,9 +113,14 @@ def load_module(model, input_shapes=None, *, base_dir=None, notes=None) -> Modul
     if isinstance(model, ModuleOp):
         return model
     if isinstance(model, str | os.PathLike) and os.fspath(model).endswith(".mlir"):
+        from .runtime.fileio import InputPathError, read_file
+
         path = os.fspath(model)
-        with open(path, encoding="utf-8") as f:
-            return parse_module(f.read(), path)
+        try:
+            text = read_file(path).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputPathError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        return parse_module(text, path)
     return import_model(model, input_shapes, base_dir=base_dir, notes=notes)
 
 

@@ -135,3 +135,94 @@ def output_file_names(names: list[str]) -> list[str]:
         used.add(candidate)
         files.append(candidate + ".npy")
     return files
+
+
+# --- inputs --------------------------------------------------------------------------------------
+
+
+class InputPathError(OSError):
+    """An input path that is not a readable regular file within the size limit (names it)."""
+
+
+def input_limit() -> int:
+    """Bytes any one input file (or array it declares) may take: ``IMCC_MAX_INPUT_BYTES`` if set,
+    else half of the machine's memory."""
+    env = os.environ.get("IMCC_MAX_INPUT_BYTES")
+    if env:
+        try:
+            return max(int(float(env)), 0)
+        except ValueError:
+            raise InputPathError(f"IMCC_MAX_INPUT_BYTES={env!r} is not a number") from None
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def _size_text(n: int) -> str:
+    return f"{n:,} bytes"
+
+
+def read_file(path: str | os.PathLike) -> bytes:
+    """The bytes of the regular file ``path``. Devices, FIFOs and folders are refused without
+    blocking or reading; so is a file larger than `input_limit`."""
+    text = os.fspath(path)
+    try:
+        fd = os.open(text, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise InputPathError(f"{text}: cannot read: no such file") from None
+    except OSError as err:
+        raise InputPathError(f"{text}: cannot read: {err.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise InputPathError(f"{text}: is a directory, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise InputPathError(f"{text}: not a regular file (a device, FIFO or socket)")
+        limit = input_limit()
+        if info.st_size > limit:
+            raise InputPathError(
+                f"{text}: {_size_text(info.st_size)}, more than the input limit of "
+                f"{_size_text(limit)} (IMCC_MAX_INPUT_BYTES raises it)"
+            )
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(limit + 1)
+    except OSError as err:
+        if isinstance(err, InputPathError):
+            raise
+        raise InputPathError(f"{text}: cannot read: {err.strerror or err}") from None
+    finally:
+        os.close(fd)
+
+
+def load_npy(data: bytes, where: str):
+    """The array of a ``.npy`` file's bytes, its header checked against the bytes there are
+    (a header may not declare more data than the file holds); nothing is unpickled."""
+    import io
+
+    import numpy as np
+    from numpy.lib import format as npy
+
+    f = io.BytesIO(data)
+    try:
+        version = npy.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = npy.read_array_header_1_0(f)
+        else:
+            shape, fortran, dtype = npy.read_array_header_2_0(f)
+    except (ValueError, EOFError, SyntaxError) as err:
+        raise ValueError(f"{where}: not a .npy array ({err})") from None
+    count = 1
+    for d in shape:
+        count *= int(d)
+    declared = count * dtype.itemsize
+    if dtype.hasobject:
+        raise ValueError(f"{where}: holds Python objects (would need pickle)")
+    if declared > len(data) - f.tell():
+        raise ValueError(
+            f"{where}: the header declares {_size_text(declared)} of data, the file holds "
+            f"{_size_text(len(data) - f.tell())}"
+        )
+    f.seek(0)
+    return np.load(f, allow_pickle=False)

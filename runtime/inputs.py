@@ -31,6 +31,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from .fileio import InputPathError, input_limit, load_npy, read_file
+
 SUFFIXES = (".npy", ".npz", ".pb")
 
 
@@ -62,27 +64,47 @@ def read_array_file(path: str) -> dict[str | None, np.ndarray]:
     if suffix not in SUFFIXES:
         raise InputFileError(f"{path}: unknown input format (expected .npy, .npz or .pb)")
     try:
+        data = read_file(path)
         if suffix == ".npy":
-            return {None: np.load(path, allow_pickle=False)}
+            return {None: load_npy(data, path)}
         if suffix == ".npz":
-            with np.load(path, allow_pickle=False) as npz:
-                return {key: npz[key] for key in npz.files}
-        return _read_tensor_proto(path)
+            return _read_npz(data, path)
+        return _read_tensor_proto(data, path)
     except InputFileError:
         raise
+    except InputPathError as err:
+        raise InputFileError(str(err)) from None
     except OSError as err:
         raise InputFileError(f"{path}: cannot read: {err.strerror or err}") from None
     except (ValueError, EOFError, zipfile.BadZipFile) as err:
         raise InputFileError(f"{path}: not a readable array file ({err})") from None
 
 
-def _read_tensor_proto(path: str) -> dict[str | None, np.ndarray]:
+def _read_npz(data: bytes, path: str) -> dict[str | None, np.ndarray]:
+    """Every array of an ``.npz``, each member's size checked before it is decompressed."""
+    import io
+
+    limit = input_limit()
+    arrays: dict[str | None, np.ndarray] = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        for info in z.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            if info.file_size > limit:
+                raise InputFileError(
+                    f"{path}: entry {info.filename} unpacks to {info.file_size:,} bytes, more "
+                    f"than the input limit of {limit:,} (IMCC_MAX_INPUT_BYTES raises it)"
+                )
+            key = info.filename[: -len(".npy")]
+            arrays[key] = load_npy(z.read(info), f"{path}: entry {key}")
+    return arrays
+
+
+def _read_tensor_proto(data: bytes, path: str) -> dict[str | None, np.ndarray]:
     import onnx
     from google.protobuf.message import DecodeError
     from onnx import numpy_helper
 
-    with open(path, "rb") as f:
-        data = f.read()
     proto = onnx.TensorProto()
     try:
         proto.ParseFromString(data)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
+from imcc.runtime.fileio import InputPathError, read_file
 from onnx import numpy_helper
 
 from ..dialects.onnx.schema import NEWEST_OPSET, OLDEST_OPSET
@@ -60,14 +61,13 @@ def read_model(model, base_dir: str | None = None) -> LoadedModel:
 
 def _read_file(path: str) -> bytes:
     try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise OnnxImportError("no such file", path) from None
-    except IsADirectoryError:
-        raise OnnxImportError("is a directory, not a model file", path) from None
-    except OSError as exc:
-        raise OnnxImportError(f"cannot read: {exc.strerror}", path) from None
+        return read_file(path)
+    except InputPathError as exc:
+        message = str(exc)
+        prefix = f"{path}: "
+        raise OnnxImportError(
+            message[len(prefix) :] if message.startswith(prefix) else message, path
+        ) from None
 
 
 def parse_model_bytes(data: bytes, source: str) -> onnx.ModelProto:

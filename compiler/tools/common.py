@@ -9,7 +9,7 @@ import sys
 import traceback
 from collections.abc import Callable
 
-from imcc.runtime.fileio import OutputPathError
+from imcc.runtime.fileio import InputPathError, OutputPathError, read_file
 
 from ..ir.diagnostics import FileLineColLoc, IRError
 from ..pm import PassManager
@@ -126,16 +126,11 @@ def read_text(path: str) -> str:
     if path == "-":
         return sys.stdin.read()
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory") from None
+        return read_file(path).decode("utf-8")
+    except InputPathError as exc:
+        raise InputError(str(exc)) from None
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise InputError(f"{path}: {exc.strerror}") from None
 
 
 def write_text(path: str | None, text: str) -> None:

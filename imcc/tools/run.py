@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-from imcc.runtime.fileio import OutputPathError, output_file_names, write_files
+from imcc.runtime.fileio import InputPathError, OutputPathError, output_file_names, write_files
 from imcc.runtime.inputs import InputFileError, assign_inputs, read_inputs
 
 PROG = "imcc-run"
@@ -90,7 +90,7 @@ def _body(argv: list[str]) -> int:
 
     try:
         return _run(argv)
-    except InputFileError as exc:
+    except (InputFileError, InputPathError) as exc:
         raise InputError(str(exc)) from None
 
 
@@ -111,8 +111,10 @@ def _run(argv: list[str]) -> int:
     if args.output_dir is not None and os.path.exists(args.output_dir):
         if not os.path.isdir(args.output_dir):
             raise UsageError(f"--output-dir {args.output_dir}: exists and is not a folder")
-    if not os.path.isfile(args.file):
+    if not os.path.exists(args.file):
         raise InputError(f"{args.file}: no such file")
+    if not os.path.isfile(args.file):
+        raise InputError(f"{args.file}: not a regular file (a folder, device, FIFO or socket)")
     named, unnamed = read_inputs(args.input)
     shapes = {name: array.shape for name, array in named.items()}
     try:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fileio import load_npy, read_file
 from .calls import CallError, call_from_json
 from .encoding import Instr, check_value
 from .entries import NAME_RE, ROLES, Const, DebugInfo, Tensor
@@ -367,7 +368,7 @@ class Assembler:
         if Path(rel).is_absolute() or not path.is_relative_to(base):
             raise self.error(f"const file {rel!r} lies outside the source file's folder", col)
         try:
-            return np.load(path, allow_pickle=False)
+            return load_npy(read_file(path), rel)
         except (OSError, ValueError) as e:
             raise self.error(f"cannot load const file {rel!r}: {e}", col) from None
 
@@ -477,7 +478,7 @@ def assemble_file(path: str | Path) -> Program:
     """Assemble a .s file (const files resolve relative to its folder)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_file(path).decode("utf-8")
     except UnicodeDecodeError as e:
         raise AsmError(f"not UTF-8 text ({e.reason})", str(path), 1, 1, "") from None
     return assemble(text, str(path), path.parent)

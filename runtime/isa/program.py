@@ -13,9 +13,8 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from ..fileio import write_file
+from ..fileio import read_file, write_file
 from . import binfmt
 from .calls import Call, CallError, check_call
 from .encoding import Instr, encode
@@ -79,7 +78,7 @@ class Program:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Program:
         """Read and validate a prog.bin file."""
-        return cls.from_bytes(Path(path).read_bytes())
+        return cls.from_bytes(read_file(path))
 
     def save(self, path: str | os.PathLike) -> None:
         """Write a prog.bin file atomically (temp file in the same directory, then rename)."""

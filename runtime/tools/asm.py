@@ -13,7 +13,7 @@ from pathlib import Path
 from imcc.runtime.isa.asm import AsmError, assemble_file
 from imcc.runtime.isa.errors import ProgramError
 
-from ..fileio import OutputPathError
+from ..fileio import InputPathError, OutputPathError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     except ProgramError as e:
         print(f"{source}: error: {e}", file=sys.stderr)
         return 1
-    except OutputPathError as e:
+    except (InputPathError, OutputPathError) as e:
         print(f"imcc-as: error: {e}", file=sys.stderr)
         return 1
     except OSError as e:

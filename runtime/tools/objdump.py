@@ -18,6 +18,8 @@ from imcc.runtime.isa.entries import Tensor
 from imcc.runtime.isa.errors import BinaryFormatError
 from imcc.runtime.isa.program import Program
 
+from ..fileio import InputPathError, read_file
+
 
 def _header_lines(path: Path, data: bytes, p: Program) -> list[str]:
     _, major, minor, *_ = HEADER.unpack_from(data)
@@ -104,8 +106,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(e.code or 0)
     path = Path(args.binary)
     try:
-        data = path.read_bytes()
+        data = read_file(path)
         program = Program.from_bytes(data)
+    except InputPathError as e:
+        print(f"imcc-objdump: error: {e}", file=sys.stderr)
+        return 1
     except OSError as e:
         print(f"imcc-objdump: error: {path}: {e.strerror or e}", file=sys.stderr)
         return 1

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fileio import OutputPathError, output_file_names, write_files
+from ..fileio import InputPathError, OutputPathError, output_file_names, read_file, write_files
 from ..inputs import InputFileError, load_inputs
 from ..isa.errors import BinaryFormatError
 from ..isa.program import Program
@@ -147,9 +147,9 @@ def run_binary(args: argparse.Namespace) -> int:
 
 def _load_program(path: str) -> Program:
     try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise UserError(f"{path}: cannot read: {err.strerror}") from None
+        data = read_file(path)
+    except InputPathError as err:
+        raise UserError(str(err)) from None
     try:
         return Program.from_bytes(data)
     except BinaryFormatError as err:
