@@ -24,6 +24,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from . import budget
+
 
 class OutputPathError(OSError):
     """An output path that cannot, or must not, be written (the message names it)."""
@@ -145,18 +147,11 @@ class InputPathError(OSError):
 
 
 def input_limit() -> int:
-    """Bytes any one input file (or array it declares) may take: ``IMCC_MAX_INPUT_BYTES`` if set,
-    else half of the machine's memory."""
-    env = os.environ.get("IMCC_MAX_INPUT_BYTES")
-    if env:
-        try:
-            return max(int(float(env)), 0)
-        except ValueError:
-            raise InputPathError(f"IMCC_MAX_INPUT_BYTES={env!r} is not a number") from None
+    """Bytes any one input file (or array it declares) may take: the budget's limit."""
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
-    except (ValueError, OSError, AttributeError):
-        return 8 << 30
+        return budget.limit()
+    except budget.BudgetError as exc:
+        raise InputPathError(str(exc)) from None
 
 
 def _size_text(n: int) -> str:
@@ -183,11 +178,11 @@ def read_file(path: str | os.PathLike) -> bytes:
         if info.st_size > limit:
             raise InputPathError(
                 f"{text}: {_size_text(info.st_size)}, more than the input limit of "
-                f"{_size_text(limit)} (IMCC_MAX_INPUT_BYTES raises it)"
+                f"{_size_text(limit)} ({budget.ENV} raises it)"
             )
         os.set_blocking(fd, True)
         with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read(limit + 1)
+            return f.read()
     except OSError as err:
         if isinstance(err, InputPathError):
             raise

@@ -93,7 +93,7 @@ def _read_npz(data: bytes, path: str) -> dict[str | None, np.ndarray]:
             if info.file_size > limit:
                 raise InputFileError(
                     f"{path}: entry {info.filename} unpacks to {info.file_size:,} bytes, more "
-                    f"than the input limit of {limit:,} (IMCC_MAX_INPUT_BYTES raises it)"
+                    f"than the input limit of {limit:,} (IMCC_MAX_BYTES raises it)"
                 )
             key = info.filename[: -len(".npy")]
             arrays[key] = load_npy(z.read(info), f"{path}: entry {key}")

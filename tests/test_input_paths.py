@@ -80,8 +80,8 @@ def test_an_array_header_declaring_more_than_the_file_holds_is_refused(tmp_path)
 
 
 def test_the_input_limit_is_named_and_can_be_changed(tmp_path):
-    env = {**os.environ, "IMCC_MAX_INPUT_BYTES": "1000"}
+    env = {**os.environ, "IMCC_MAX_BYTES": "1000"}
     proc, errors = _tool("imcc", CNN, "--precision", "fp32", "-o", tmp_path / "p.bin", env=env)
     assert proc.returncode == 1 and len(errors) == 1, proc.stderr
     assert "more than the input limit of 1,000 bytes" in errors[0]
-    assert "IMCC_MAX_INPUT_BYTES" in errors[0] and not (tmp_path / "p.bin").exists()
+    assert "IMCC_MAX_BYTES" in errors[0] and not (tmp_path / "p.bin").exists()

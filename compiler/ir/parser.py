@@ -13,6 +13,7 @@ from importlib import resources as importlib_resources
 
 import lark
 import numpy as np
+from imcc.runtime import budget
 
 from .attributes import (
     ArrayAttr,
@@ -387,6 +388,7 @@ class _Builder:
         if not t.is_static:
             raise self.error(f"dense attribute needs a static shape, got {t}", where)
         dtype = numpy_dtype(t.element_type)
+        self.within_budget(t, dtype, where)
         if isinstance(lit, lark.Tree) and lit.data == "scalar":
             value = self.scalar(lit, t.element_type)
             return DenseElementsAttr(np.full(t.shape, value, dtype=dtype), t)
@@ -402,6 +404,13 @@ class _Builder:
             )
         return DenseElementsAttr(arr, t)
 
+    def within_budget(self, t: RankedTensorType, dtype, where) -> None:
+        """Refuse a constant whose type declares more bytes than imcc may allocate."""
+        try:
+            budget.check((t.num_elements or 0) * dtype.itemsize, f"a constant of type {t}")
+        except budget.BudgetError as exc:
+            raise self.error(str(exc), where) from None
+
     def nested(self, lit, et):
         if isinstance(lit, lark.Tree) and lit.data == "scalar":
             return self.scalar(lit, et)
@@ -411,6 +420,7 @@ class _Builder:
         name = str(name_tok)
         dtype = numpy_dtype(t.element_type)
         if name == ELIDED:
+            self.within_budget(t, dtype, name_tok)
             return ElidedElementsAttr(np.zeros(t.shape, dtype=dtype), t, None)
         data = self.resources.get(name)
         if data is None:

@@ -20,6 +20,7 @@ from bisect import bisect_right
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from .. import budget
 from .errors import TargetError
 from .overrides import apply_override, raw_from_doc
 from .schema import (
@@ -290,7 +291,25 @@ def _validate(raw: dict, origin: str) -> dict:
     name = doc["target"]["name"]["value"]
     if not _NAME_RE.match(name):
         raise TargetError(f"{origin}: target.name: '{name}' may only use letters, digits, '-', '_'")
+    _within_budget(doc, origin)
     return doc
+
+
+def _within_budget(doc: dict, origin: str) -> None:
+    """A simulated chip whose memories or array cells exceed what imcc may allocate is refused
+    here, before anything allocates them."""
+    try:
+        for space in ("L2", "L1"):
+            size = int(doc[f"memory.{space}"]["size"]["value"])
+            budget.check(size, f"{origin}: memory.{space}.size")
+        cells = sum(
+            int(g["count"]["value"]) * int(g["rows"]["value"]) * int(g["cols"]["value"])
+            for g in doc["arrays"]
+        )
+        # each cell: its int8 value and the float32 copy the fast path keeps
+        budget.check(5 * cells, f"{origin}: the arrays' cells (count x rows x cols)")
+    except budget.BudgetError as exc:
+        raise TargetError(str(exc)) from None
 
 
 def _collect_sections(table: dict, path: str, doc: dict, origin: str) -> None:
