@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 
 from ..ir.diagnostics import FileLineColLoc, IRError
@@ -56,11 +57,15 @@ def _convert(pass_name: str, field: dataclasses.Field, raw: str):
         if kind == "int":
             return int(raw, 0)
         if kind == "float":
-            return float(raw)
+            value = float(raw)
+            if not math.isfinite(value):
+                raise ValueError
+            return value
         return raw
     except ValueError:
         raise PipelineError(
-            f"option '{option}' of pass '{pass_name}' expects {kind}, got '{raw}'"
+            f"option '{option}' of pass '{pass_name}' expects "
+            f"{'a finite float' if kind == 'float' else kind}, got '{raw}'"
         ) from None
 
 

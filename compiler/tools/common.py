@@ -84,7 +84,16 @@ def add_pass_manager_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _names(text: str) -> set[str]:
-    return {n.strip() for n in text.split(",") if n.strip()}
+    """Pass names of an instrument flag; a name no pass has is bad usage."""
+    from ..pm import all_passes
+
+    names = {n.strip() for n in text.split(",") if n.strip()}
+    unknown = sorted(names - {p.name for p in all_passes()})
+    if unknown:
+        raise UsageError(
+            f"no pass is called {', '.join(repr(n) for n in unknown)} (see --list-passes)"
+        )
+    return names
 
 
 def build_pass_manager(args, passes) -> tuple[PassManager, TimingInstrument | None]:

@@ -137,6 +137,8 @@ def parse_input_shapes(items: list[str]) -> dict[str, tuple[int, ...]]:
         if name in shapes:
             raise UsageError(f"--input-shape gives '{name}' twice")
         shapes[name] = tuple(int(d) for d in dims.split("x")) if dims else ()
+        if 0 in shapes[name]:
+            raise UsageError(f"--input-shape '{item}': a dimension of 0 leaves nothing to compile")
     return shapes
 
 

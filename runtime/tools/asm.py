@@ -14,10 +14,15 @@ from imcc.runtime.isa.asm import AsmError, assemble_file
 from imcc.runtime.isa.errors import ProgramError
 
 from ..fileio import InputPathError, OutputPathError
+from .guard import guarded
 
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point."""
+    return guarded("imcc-as", lambda: _main(argv))
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="imcc-as", description="Assemble IMC assembly text into a prog.bin binary."
     )

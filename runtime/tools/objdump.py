@@ -19,6 +19,7 @@ from imcc.runtime.isa.errors import BinaryFormatError
 from imcc.runtime.isa.program import Program
 
 from ..fileio import InputPathError, read_file
+from .guard import guarded
 
 
 def _header_lines(path: Path, data: bytes, p: Program) -> list[str]:
@@ -95,6 +96,10 @@ def _code_lines(p: Program) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point."""
+    return guarded("imcc-objdump", lambda: _main(argv))
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="imcc-objdump", description="Show a prog.bin's contents.")
     parser.add_argument("binary", help="program binary (prog.bin)")
     parser.add_argument(

@@ -34,6 +34,7 @@ from ..sim.present.trace import trace_json
 from ..sim.runner import run_program
 from ..sim.validate import RunError, prepare
 from ..targets import TargetError, format_target_list, load_target
+from .guard import guarded
 
 
 class UserError(Exception):
@@ -100,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Console entry point; returns the exit status."""
+    return guarded("imcc-run", lambda: _main(argv))
+
+
+def _main(argv=None) -> int:
     try:
         try:
             args = build_parser().parse_args(argv)
