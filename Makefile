@@ -83,6 +83,7 @@ docs: $(STAMP) ## Regenerate docs/ISA.md from the ISA table
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (each prints what it measured and how to reproduce it)
 	$(PY) bench/import_speed.py
+	$(PY) bench/canonicalize_chain.py
 	$(PY) bench/sim_speed.py
 	$(PY) bench/compile_speed.py
 	$(PY) bench/transformers.py

@@ -114,6 +114,7 @@ class Operation:
         if name is not None:
             self.name = name
         self.parent: Block | None = None
+        self._slot = 0  # where the op last was in its block: Block.index_of looks there first
         self._operands: list[Value] = []
         for value in operands:
             self._append_operand(value)
@@ -257,12 +258,21 @@ class Block:
             raise ValueError(f"{op.name} is already in a block")
         op.parent = self
         self.ops.insert(index, op)
+        op._slot = index if index >= 0 else len(self.ops) - 1
         return op
 
     def index_of(self, op: Operation) -> int:
+        """The op's position: near where it last was (insertions and erasures nearby move it by
+        a few places, so rewrites of long blocks stay linear), else found by a scan."""
         if op.parent is self:
+            ops, hint = self.ops, op._slot
+            for i in (hint, hint - 1, hint + 1, hint - 2, hint + 2, hint - 3, hint + 3):
+                if 0 <= i < len(ops) and ops[i] is op:
+                    op._slot = i
+                    return i
             try:
-                return self.ops.index(op)  # operations compare by identity
+                op._slot = ops.index(op)  # operations compare by identity
+                return op._slot
             except ValueError:
                 pass
         raise ValueError(f"{op.name} is not in this block")

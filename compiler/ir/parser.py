@@ -452,10 +452,38 @@ def _dialect_thing(text: str, cls):
     return cls(dialect, name, body[:-1] if sep else None)
 
 
+#: Deepest nesting of brackets, braces and parentheses the parser follows (regions, attributes,
+#: literals); deeper text is refused with its position rather than exhausting Python's stack.
+MAX_NESTING = 200
+_STRING_RE = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+
+
+def _check_nesting(source: str, filename: str) -> None:
+    """Refuse text nested deeper than `MAX_NESTING`, at the first bracket beyond it."""
+    text = _STRING_RE.sub(lambda m: " " * len(m.group()), source)  # brackets in strings count not
+    data = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    step = np.zeros(256, dtype=np.int8)
+    step[[ord(c) for c in "[{("]] = 1
+    step[[ord(c) for c in "]})"]] = -1
+    depth = np.cumsum(step[data], dtype=np.int64)
+    if depth.size == 0 or depth.max() <= MAX_NESTING:
+        return
+    at = int(np.argmax(depth > MAX_NESTING))
+    before = text.encode("utf-8", "surrogatepass")[:at].decode("utf-8", "replace")
+    line = before.count("\n") + 1
+    col = at - (before.rfind("\n") + 1) + 1 if "\n" in before else at + 1
+    raise IRError(
+        f"nested more than {MAX_NESTING} levels deep (brackets, braces or parentheses)",
+        FileLineColLoc(filename, line, col),
+        source,
+    )
+
+
 def parse_ops(
     source: str, filename: str = "<string>", allow_unregistered: bool = False
 ) -> list[Operation]:
     """Parse text into a list of top-level ops."""
+    _check_nesting(source, filename)
     try:
         tree = _lark().parse(source)
     except lark.exceptions.UnexpectedInput as exc:
