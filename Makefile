@@ -16,7 +16,7 @@ MODELS      := $(BUILD)/minilm-l6.onnx $(BUILD)/sentences-s128.npz $(BUILD)/bert
                $(BUILD)/resnet18.onnx $(BUILD)/vgg19.onnx
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-models test-fast bert-large lint format models digits-models docs bench clean
+.PHONY: help install demo test test-models fuzz test-fast bert-large lint format models digits-models docs bench clean
 
 help: ## List every target with a one-line description
 	@echo "imcc make targets:"
@@ -42,6 +42,9 @@ test: $(STAMP) $(MODELS) ## Run the whole test suite (unit, golden filecheck, di
 test-models: $(STAMP) $(MODELS) ## Every built model on every target and precision (~10 min)
 	IMCC_TEST_BUILT_MODELS=1 IMCC_TEST_ALL_MODELS=1 $(PY) -m pytest $(PYTEST_ARGS) \
 	  tests/backend/test_differential.py tests/backend/test_transformers.py
+
+fuzz: $(STAMP) ## Seeded fuzz campaign: 5,000 hostile inputs to every tool (4 GiB, 20 s each)
+	$(PY) tests/fuzz/fuzzkit.py --cases 5000 --seed 0
 
 test-fast: $(STAMP) ## Run the tests without the large built models and slow tests
 	$(PY) -m pytest $(PYTEST_ARGS) -m "not slow"

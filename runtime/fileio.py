@@ -206,8 +206,8 @@ def load_npy(data: bytes, where: str):
             shape, fortran, dtype = npy.read_array_header_1_0(f)
         else:
             shape, fortran, dtype = npy.read_array_header_2_0(f)
-    except (ValueError, EOFError, SyntaxError) as err:
-        raise ValueError(f"{where}: not a .npy array ({err})") from None
+    except Exception as err:  # numpy's header parser raises ValueError, SyntaxError, TokenError…
+        raise ValueError(f"{where}: not a .npy array ({type(err).__name__}: {err})") from None
     count = 1
     for d in shape:
         count *= int(d)
@@ -220,4 +220,7 @@ def load_npy(data: bytes, where: str):
             f"{_size_text(len(data) - f.tell())}"
         )
     f.seek(0)
-    return np.load(f, allow_pickle=False)
+    try:
+        return np.load(f, allow_pickle=False)
+    except Exception as err:  # a body that does not match its checked header
+        raise ValueError(f"{where}: not a .npy array ({type(err).__name__}: {err})") from None

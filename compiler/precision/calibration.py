@@ -26,8 +26,8 @@ dumps carry the calibration arrays (usually small beside the weights they sit ne
 
 from __future__ import annotations
 
+import os
 import sys
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -148,14 +148,19 @@ def make_calibration(module: ModuleOp, data) -> Calibration:
     """A Calibration from a path to an ``.npz`` file or a mapping of arrays."""
     if isinstance(data, Mapping):
         return _from_arrays(dict(data), "<dict>")
+    from imcc.runtime.inputs import InputFileError, read_array_file
+
     path = str(data)
+    if not os.path.exists(path):
+        raise CalibrationError(f"{path}: no such calibration file")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except FileNotFoundError:
-        raise CalibrationError(f"{path}: no such calibration file") from None
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise CalibrationError(f"{path}: not a readable .npz file ({exc})") from None
+        arrays = read_array_file(path)
+    except InputFileError as exc:
+        raise CalibrationError(f"calibration data: {exc}") from None
+    if None in arrays:
+        raise CalibrationError(
+            f"{path}: calibration data is an .npz file with one array per model input name"
+        )
     return _from_arrays(arrays, path)
 
 
