@@ -184,6 +184,11 @@ def check_and_infer(slim: onnx.ModelProto, source: str) -> onnx.ModelProto:
         onnx.checker.check_model(slim)
     except onnx.checker.ValidationError as exc:
         raise OnnxImportError(f"invalid ONNX model: {_first_line(exc)}", source) from None
+    except UnicodeDecodeError as exc:  # a name or string field holding bytes that are not UTF-8
+        raise OnnxImportError(
+            f"invalid ONNX model: a string is not valid UTF-8 ({exc.reason} at byte {exc.start})",
+            source,
+        ) from None
     try:
         return onnx.shape_inference.infer_shapes(
             slim, check_type=True, strict_mode=True, data_prop=True

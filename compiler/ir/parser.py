@@ -155,7 +155,7 @@ class _Builder:
                 if entry is None:
                     continue
                 key, text = entry.children
-                blob = unescape(str(text))
+                blob = self.unescape(text)
                 if not blob.startswith("0x") or len(blob) % 2:
                     raise self.error(f"resource '{key}' must be a hex string \"0x...\"", text)
                 try:
@@ -201,7 +201,7 @@ class _Builder:
             (c for c in rest if isinstance(c, lark.Tree) and c.data == "location"), None
         )
 
-        op_name = unescape(str(name_tok))
+        op_name = self.unescape(name_tok)
         cls = lookup_op(op_name)
         if cls is None and not self.allow_unregistered:
             raise self.error(f"unknown operation '{op_name}'", name_tok)
@@ -322,7 +322,7 @@ class _Builder:
                 continue
             key_tree, value = entry.children
             tok = key_tree.children[0]
-            key = unescape(str(tok)) if tok.type == "STRING" else str(tok)
+            key = self.unescape(tok) if tok.type == "STRING" else str(tok)
             if key in out:
                 raise self.error(f"duplicate attribute '{key}'", tok)
             out[key] = UnitAttr() if value is None else self.attribute(value)
@@ -352,7 +352,7 @@ class _Builder:
         if kind == "unallocated_attr":
             return UnallocatedAttr()
         if kind == "string_attr":
-            return StringAttr(unescape(str(ch[0])))
+            return StringAttr(self.unescape(ch[0]))
         if kind == "type_attr":
             return TypeAttr(self.type(ch[0]))
         if kind == "array_attr":
@@ -368,7 +368,7 @@ class _Builder:
             return self.dense_resource(ch[0], parse_tensor_type(str(ch[1])))
         if kind == "symbol_attr":
             text = str(ch[0])[1:]
-            return SymbolRefAttr(unescape(text) if text.startswith('"') else text)
+            return SymbolRefAttr(self.unescape(ch[0], text) if text.startswith('"') else text)
         if kind == "dialect_attr":
             return _dialect_thing(str(ch[0])[1:], DialectAttr)
         raise self.error(f"unexpected attribute form {kind}", tree)  # pragma: no cover
@@ -403,6 +403,13 @@ class _Builder:
                 where,
             )
         return DenseElementsAttr(arr, t)
+
+    def unescape(self, tok, text: str | None = None) -> str:
+        """The string a quoted token spells; a bad escape is an error at the token."""
+        try:
+            return unescape(str(tok) if text is None else text)
+        except ValueError as exc:
+            raise self.error(str(exc), tok) from None
 
     def within_budget(self, t: RankedTensorType, dtype, where) -> None:
         """Refuse a constant whose type declares more bytes than imcc may allocate."""
@@ -439,10 +446,10 @@ class _Builder:
     def location(self, tree: lark.Tree) -> Location:
         body = tree.children[0]
         if body.data == "name_loc":
-            return NameLoc(unescape(str(body.children[0])))
+            return NameLoc(self.unescape(body.children[0]))
         if body.data == "file_loc":
             f, line, col = body.children
-            return FileLineColLoc(unescape(str(f)), int(line), int(col))
+            return FileLineColLoc(self.unescape(f), int(line), int(col))
         return UnknownLoc()
 
 

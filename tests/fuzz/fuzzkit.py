@@ -21,6 +21,7 @@ import io
 import multiprocessing
 import os
 import random
+import re
 import signal
 import sys
 import tempfile
@@ -44,6 +45,11 @@ TOOLS = {
     "imcc-as": "imcc.runtime.tools.asm",
     "imcc-objdump": "imcc.runtime.tools.objdump",
 }
+
+
+#: A diagnostic line ("FILE:L:C: error: ...", "imcc: error: ...", "error: ..."), not an echoed
+#: source line that happens to contain "error:".
+ERROR_LINE = re.compile(r"^(?:\S+: )?error: ")
 
 
 class CaseTimeout(BaseException):
@@ -212,7 +218,7 @@ def run_case(case: Case, workdir: Path) -> Outcome:
     finally:
         signal.alarm(0)
     text = err.getvalue()
-    errors = [line for line in text.splitlines() if "error:" in line]
+    errors = [line for line in text.splitlines() if ERROR_LINE.match(line)]
     written = case.output and os.path.exists(_fill(case.output, names))
     if "internal error" in text or code == 3:
         verdict = "internal"
