@@ -193,7 +193,7 @@ def check_and_infer(slim: onnx.ModelProto, source: str) -> onnx.ModelProto:
         return onnx.shape_inference.infer_shapes(
             slim, check_type=True, strict_mode=True, data_prop=True
         )
-    except (onnx.shape_inference.InferenceError, RuntimeError) as exc:
+    except (onnx.shape_inference.InferenceError, RuntimeError, ValueError) as exc:
         raise OnnxImportError(f"ONNX shape inference failed: {_first_line(exc)}", source) from None
 
 

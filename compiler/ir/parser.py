@@ -72,10 +72,11 @@ _DIMS_RE = re.compile(r"(?:(?:[0-9]+|\?)x)*")
 def parse_scalar_type(text: str) -> Type:
     if text == "index":
         return index
-    if text.startswith("i") and text[1:].isdigit():
-        return IntegerType(int(text[1:]))
-    if text.startswith("ui") and text[2:].isdigit():
-        return IntegerType(int(text[2:]), unsigned=True)
+    if text.startswith(("i", "ui")) and text.lstrip("ui").isdigit():
+        width = int(text.lstrip("ui"))
+        if not 1 <= width <= 64:
+            raise IRError(f"integer type '{text}': the width must be 1 to 64 bits")
+        return IntegerType(width, unsigned=text.startswith("ui"))
     return FloatType(text)
 
 

@@ -107,13 +107,14 @@ class FoldOnnxOp(RewritePattern):
                 inputs.append(_shape_of_type(value.type))
             else:
                 return NoMatch(f"operand #{i} is not a constant ({describe(value)})")
+        budget = max(self.max_elements, input_elements)
         try:
             kernel = kernel_for(op.op_type, op.opset)
-            ctx = KernelContext(opset=op.opset, num_outputs=len(op.results))
+            # kernels that make large results from small inputs stop before allocating them
+            ctx = KernelContext(opset=op.opset, num_outputs=len(op.results), max_bytes=8 * budget)
             outputs = kernel(inputs, plain_attributes(op), ctx)
         except KernelError as exc:
             return NoMatch(f"the kernel cannot evaluate it: {exc}")
-        budget = max(self.max_elements, input_elements)
         for out in outputs:
             if out.size > budget:
                 return NoMatch(

@@ -218,7 +218,7 @@ def run_case(case: Case, workdir: Path) -> Outcome:
     finally:
         signal.alarm(0)
     text = err.getvalue()
-    errors = [line for line in text.splitlines() if ERROR_LINE.match(line)]
+    errors = _error_lines(text)
     written = case.output and os.path.exists(_fill(case.output, names))
     if "internal error" in text or code == 3:
         verdict = "internal"
@@ -234,6 +234,18 @@ def run_case(case: Case, workdir: Path) -> Outcome:
         verdict = "lines"
     detail = f"{' '.join(argv)} :: exit {code}, {time.perf_counter() - start:.1f}s :: {text[-400:]}"
     return Outcome(case.number, case.kind, case.tool, verdict, detail)
+
+
+def _error_lines(text: str) -> list[str]:
+    """The diagnostics in ``text``; the source line echoed under a located one is not one."""
+    errors, echo = [], False
+    for line in text.splitlines():
+        if not echo and ERROR_LINE.match(line):
+            errors.append(line)
+            echo = True
+        else:
+            echo = False
+    return errors
 
 
 def _fill(text: str, names: dict[str, str]) -> str:

@@ -27,11 +27,29 @@ class KernelContext:
 
     ``opset`` is the version of the default ONNX domain the model imports; ``num_outputs``
     is the number of outputs the node declares (Split, Dropout's mask, MaxPool's indices,
-    LayerNormalization's stash outputs depend on it).
+    LayerNormalization's stash outputs depend on it). ``max_bytes`` caps the result a kernel
+    that makes large tensors from small inputs (ConstantOfShape, Range, Tile, Expand) may
+    allocate; ``None`` means the size budget (``imcc.runtime.budget``).
     """
 
     opset: int
     num_outputs: int = 1
+    max_bytes: int | None = None
+
+    def check_result(self, op: str, count: int, itemsize: int) -> None:
+        """Raise KernelError before allocating ``count`` elements beyond the cap."""
+        from ... import budget
+
+        nbytes = int(count) * int(itemsize)
+        try:
+            cap = budget.limit() if self.max_bytes is None else self.max_bytes
+        except budget.BudgetError as exc:
+            raise KernelError(str(exc)) from None
+        if nbytes > cap:
+            raise KernelError(
+                f"{op}: the result would take {nbytes:,} bytes, more than the limit of {cap:,} "
+                f"({budget.ENV} raises it)"
+            )
 
 
 Inputs = Sequence[np.ndarray | None]

@@ -99,6 +99,7 @@ def expand(inputs: Inputs, attrs: dict[str, Any], ctx: KernelContext) -> list[np
         raise KernelError(
             f"Expand: shape {list(x.shape)} does not broadcast with {shape}"
         ) from None
+    ctx.check_result("Expand", math.prod(target), x.dtype.itemsize)
     return [np.array(np.broadcast_to(x, target))]
 
 
@@ -108,6 +109,7 @@ def tile(inputs: Inputs, attrs: dict[str, Any], ctx: KernelContext) -> list[np.n
     repeats = int_list(need(inputs, 1, "Tile"))
     if len(repeats) != x.ndim or any(r < 0 for r in repeats):
         raise KernelError(f"Tile: repeats {repeats} do not fit rank {x.ndim}")
+    ctx.check_result("Tile", x.size * math.prod(repeats), x.dtype.itemsize)
     return [np.tile(x, repeats)]
 
 
@@ -142,6 +144,7 @@ def constant_of_shape(
         raise KernelError(f"ConstantOfShape: value must have one element, has {value.size}")
     if any(d < 0 for d in dims):
         raise KernelError(f"ConstantOfShape: negative dimension in {dims}")
+    ctx.check_result("ConstantOfShape", math.prod(dims), value.dtype.itemsize)
     return [np.full(dims, value.reshape(-1)[0], dtype=value.dtype)]
 
 
@@ -156,6 +159,7 @@ def range_(inputs: Inputs, attrs: dict[str, Any], ctx: KernelContext) -> list[np
     else:
         count = max(math.ceil((limit - start) / delta), 0)
     dtype = start_t.dtype
+    ctx.check_result("Range", count, max(dtype.itemsize, 4))
     # Range-27's stash_type: float16 ranges are computed in float32, then rounded back.
     work = np.float32 if dtype == np.float16 and attrs.get("stash_type", 0) == 1 else dtype
     steps = np.arange(count, dtype=work)
