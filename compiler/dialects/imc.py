@@ -104,6 +104,13 @@ class ImcOp(IROp):
         """Names of the attributes that still hold ``?``."""
         return sorted(k for k, v in self.attributes.items() if isinstance(v, UnallocatedAttr))
 
+    def check_window_place(self) -> None:
+        """The window's array, row0 and col0 are non-negative where placed."""
+        for key in ("array", "row0", "col0"):
+            v = self.get_attr(key)
+            if v is not None and v < 0:
+                self.fail(f"'{key}' must be non-negative, got {v}")
+
     def check_static(self) -> None:
         for v in (*self.operands, *self.results):
             if isinstance(v.type, RankedTensorType) and not _static(v.type):
@@ -145,6 +152,8 @@ def _buffers_attr() -> AttrDef:
 
 
 _LAYER = AttrDef("layer", StringAttr, doc="the layer (ONNX node) the job belongs to")
+#: Where an array window sits: the array and its first row and column (``?`` until placed).
+_WINDOW_PLACE = tuple(AttrDef(k, _Place, required=True) for k in ("array", "row0", "col0"))
 _UNIT = AttrDef("unit", StringAttr, required=True, doc="the unit that runs the job")
 _NCORES = AttrDef("ncores", IntegerAttr, doc="cluster cores the kernel runs on")
 
@@ -183,9 +192,7 @@ class WeightsOp(ImcOp):
     attr_defs = (
         AttrDef("cells", DenseElementsAttr, required=True),
         AttrDef("fmt", StringAttr, required=True),
-        AttrDef("array", _Place, required=True),
-        AttrDef("row0", _Place, required=True),
-        AttrDef("col0", _Place, required=True),
+        *_WINDOW_PLACE,
         _LAYER,
     )
 
@@ -202,10 +209,7 @@ class WeightsOp(ImcOp):
         a = cells.array
         if a.size and (a.min() < lo or a.max() > hi):
             self.fail(f"cells must lie in {lo}..{hi} for fmt '{fmt}'")
-        for key in ("array", "row0", "col0"):
-            v = self.get_attr(key)
-            if v is not None and v < 0:
-                self.fail(f"'{key}' must be non-negative, got {v}")
+        self.check_window_place()
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -228,9 +232,7 @@ class WriteOp(ImcOp):
     attr_defs = (
         AttrDef("src_offset", IntegerAttr, required=True),
         AttrDef("src_stride", IntegerAttr, required=True),
-        AttrDef("array", _Place, required=True),
-        AttrDef("row0", _Place, required=True),
-        AttrDef("col0", _Place, required=True),
+        *_WINDOW_PLACE,
         _LAYER,
     )
 
@@ -245,10 +247,7 @@ class WriteOp(ImcOp):
             self.fail(f"src_offset must be >= 0 and src_stride >= {cols}")
         if rows and offset + (rows - 1) * stride + cols > _size(src):
             self.fail(f"reads past the end of a source of {_size(src)} elements")
-        for key in ("array", "row0", "col0"):
-            v = self.get_attr(key)
-            if v is not None and v < 0:
-                self.fail(f"'{key}' must be non-negative, got {v}")
+        self.check_window_place()
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
-import traceback
 from collections.abc import Callable
 
 from imcc.runtime.fileio import InputPathError, OutputPathError, read_file
+from imcc.runtime.tools.guard import guarded
 
 from ..ir.diagnostics import FileLineColLoc, IRError
 from ..pm import PassManager
@@ -166,7 +165,12 @@ def write_bytes(path: str | None, data: bytes) -> None:
 
 def run_tool(prog: str, body: Callable[[], int]) -> int:
     """Run a tool's body, turning user errors into one ``error:`` message and an exit code:
-    1 for bad input, 2 for bad usage, 3 for an internal error (a bug in imcc)."""
+    1 for bad input, 2 for bad usage, 3 for an internal error (a bug in imcc: the runtime's
+    guard reports it, as for the runtime's tools)."""
+    return guarded(prog, lambda: _user_errors(prog, body))
+
+
+def _user_errors(prog: str, body: Callable[[], int]) -> int:
     try:
         return body()
     except UsageError as exc:
@@ -182,18 +186,3 @@ def run_tool(prog: str, body: Callable[[], int]) -> int:
     except InputError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
-    except Exception as exc:  # a bug: say so plainly, keep the traceback one env var away
-        print(f"{prog}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        if os.environ.get("IMCC_TRACEBACK"):
-            traceback.print_exc()
-        else:
-            print(
-                "(this is a bug in imcc; set IMCC_TRACEBACK=1 to see the Python traceback)",
-                file=sys.stderr,
-            )
-        return 3
