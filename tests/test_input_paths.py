@@ -85,3 +85,32 @@ def test_the_input_limit_is_named_and_can_be_changed(tmp_path):
     assert proc.returncode == 1 and len(errors) == 1, proc.stderr
     assert "more than the input limit of 1,000 bytes" in errors[0]
     assert "IMCC_MAX_BYTES" in errors[0] and not (tmp_path / "p.bin").exists()
+
+
+def _model_with(tmp_path, mark: bytes, **kw) -> Path:
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"], name="NODEMARK")], "GRAPHMARK",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )  # fmt: skip
+    model = helper.make_model(graph, producer_name="PRODMARK", **kw)
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model.SerializeToString().replace(mark, b"\xff" * len(mark)))
+    return path
+
+
+@pytest.mark.parametrize(
+    "mark,field",
+    [
+        (b"NODEMARK", "model.graph.node[0].name"),
+        (b"GRAPHMARK", "model.graph.name"),
+        (b"PRODMARK", "model.producer_name"),
+    ],
+)
+@pytest.mark.parametrize("flag", ["--coverage", "--emit=onnx"])
+def test_onnx_strings_that_are_not_utf8_are_named(tmp_path, mark, field, flag):
+    proc, errors = _tool("imcc", _model_with(tmp_path, mark), flag)
+    assert proc.returncode == 1 and len(errors) == 1, proc.stderr
+    assert f"{field} is not UTF-8 text" in errors[0]

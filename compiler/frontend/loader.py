@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError
 from imcc.runtime.fileio import InputPathError, read_file
 from onnx import numpy_helper
@@ -79,7 +80,40 @@ def parse_model_bytes(data: bytes, source: str) -> onnx.ModelProto:
         raise OnnxImportError(f"not an ONNX model (protobuf parse failed: {exc})", source) from None
     if not data or model.ir_version <= 0 or not model.HasField("graph"):
         raise OnnxImportError("not an ONNX model (no IR version or no graph)", source)
+    bad = _non_utf8_string(model, "model")
+    if bad:
+        raise OnnxImportError(f"not a valid ONNX model: {bad} is not UTF-8 text", source)
     return model
+
+
+def _non_utf8_string(message, path: str) -> str | None:
+    """The first string field (names, types, locations, ...) of ``message`` holding bytes that
+    are not UTF-8, as a path like ``model.graph.node[3].name``, so that no later step meets a
+    name that is bytes."""
+    string = FieldDescriptor.TYPE_STRING
+    for field, value in message.ListFields():
+        where = f"{path}.{field.name}"
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            items = value if _repeated(field) else [value]
+            for i, item in enumerate(items):
+                found = _non_utf8_string(item, f"{where}[{i}]" if _repeated(field) else where)
+                if found:
+                    return found
+        elif field.type == string:
+            # protobuf hands a string field that is not UTF-8 over as bytes (or raises)
+            try:
+                values = list(value) if _repeated(field) else [value]
+            except UnicodeDecodeError:
+                return where
+            if any(isinstance(v, bytes) for v in values):
+                return where
+    return None
+
+
+def _repeated(field) -> bool:
+    if hasattr(field, "is_repeated"):
+        return bool(field.is_repeated)
+    return field.label == FieldDescriptor.LABEL_REPEATED
 
 
 def _parse_text(data: bytes, source: str) -> onnx.ModelProto:
@@ -162,6 +196,10 @@ def safe_external_path(location: str, where: str, loaded: LoadedModel) -> str:
             f"{where}: external data location '{location}' is an absolute path; only files "
             "inside the model's folder are read",
             loaded.source,
+        )
+    if "\x00" in location:
+        raise OnnxImportError(
+            f"{where}: external data location holds a NUL character", loaded.source
         )
     parts = location.replace("\\", "/").split("/")
     if ".." in parts:
