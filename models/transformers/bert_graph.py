@@ -485,7 +485,9 @@ def build_encoder_layer(
     x = "hidden_states"
     for i in range(index, index + layers):
         last = i == index + layers - 1
-        x = encoder_layer(g, x, mask, weights, i, cfg, style, output="layer_output" if last else None)
+        x = encoder_layer(
+            g, x, mask, weights, i, cfg, style, output="layer_output" if last else None
+        )
     outputs = [helper.make_tensor_value_info("layer_output", TensorProto.FLOAT, [b, s, cfg.hidden])]
     doc = f"{layers} BERT encoder layer(s): hidden {cfg.hidden}, {cfg.heads} heads, FFN {cfg.intermediate}"
     return _finish(g, name, inputs, outputs, style, doc)
