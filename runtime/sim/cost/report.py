@@ -114,6 +114,8 @@ def build_report(target, program, records, machine, seed=0, drift_time=None) -> 
         u = units[name]
         cap = servers.get(name, 1) * makespan
         u["utilization"] = u["busy_cycles"] / cap if cap else 0.0
+        if unit_kind(name) == "array" and name[5:].isdigit():
+            u["group"] = target.group_of(int(name[5:])).name  # e.g. arrays.static
         unit_rows.append({"unit": name, **u})
     layer_rows = []
     for name, lay in layers.items():
@@ -362,15 +364,22 @@ def _compiled_lines(c: dict) -> list[str]:
 
 
 def _collapse_arrays(units: list[dict]) -> list[dict]:
-    """One text row for all arrays (with a count) when more than eight were used."""
+    """One text row per array group (``static x320``, ``attn x64``) when more than eight
+    arrays were used."""
     arrays = [u for u in units if u["unit"].startswith("array")]
     if len(arrays) <= 8:
         return units
-    merged = {
-        "unit": f"arrays x{len(arrays)}",
-        "instructions": sum(u["instructions"] for u in arrays),
-        "busy_cycles": sum(u["busy_cycles"] for u in arrays),
-        "utilization": sum(u["utilization"] for u in arrays) / len(arrays),
-        "energy_pj": sum(u["energy_pj"] for u in arrays),
-    }
-    return [merged] + [u for u in units if not u["unit"].startswith("array")]
+    groups: dict[str, list[dict]] = {}
+    for u in arrays:
+        groups.setdefault(u.get("group", "arrays").removeprefix("arrays."), []).append(u)
+    merged = [
+        {
+            "unit": f"{name} x{len(members)}",
+            "instructions": sum(u["instructions"] for u in members),
+            "busy_cycles": sum(u["busy_cycles"] for u in members),
+            "utilization": sum(u["utilization"] for u in members) / len(members),
+            "energy_pj": sum(u["energy_pj"] for u in members),
+        }
+        for name, members in groups.items()
+    ]
+    return merged + [u for u in units if not u["unit"].startswith("array")]
