@@ -234,10 +234,10 @@ def _compile(args, shapes) -> int:
     )
     if args.target is not None:
         _check_target(args.target)
+    pm, timing = build_pass_manager(args, passes)  # instrument flags checked before importing
     module, text, import_seconds = _load(args, shapes)
     if args.target is not None or args.overrides:
         set_target(module, args.target or target_name(module), parse_overrides(args.overrides))
-    pm, timing = build_pass_manager(args, passes)
     try:
         verify(module)
         module_target(module)  # a bad --target is an error before any pass runs

@@ -79,10 +79,10 @@ def main(argv: list[str] | None = None) -> int:
             [*_flag_passes(extra), *([args.pass_pipeline] if args.pass_pipeline else [])]
         )
         passes = parse_pipeline(pipeline)
+        pm, timing = build_pass_manager(args, passes)  # instrument flags checked before parsing
         text = read_text(args.input)
         filename = "<stdin>" if args.input == "-" else args.input
         module = parse_module(text, filename, args.allow_unregistered_dialect)
-        pm, timing = build_pass_manager(args, passes)
         with attach_source(filename, text):
             verify(module)
             pm.run(module)
