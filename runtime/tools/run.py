@@ -86,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-json", metavar="FILE", help="write the report as JSON")
     p.add_argument("--trace", metavar="FILE.json", help="write a Chrome/Perfetto trace")
     p.add_argument(
-        "--plot", metavar="DIR", help="write PNG charts: layers.png, units.png, arrays.png"
+        "--plot",
+        metavar="DIR",
+        help="write PNG charts: layers.png, units.png, arrays.png (needs matplotlib: imcc[plot])",
     )
     p.add_argument(
         "--progress",
@@ -183,6 +185,11 @@ def _check_destinations(args) -> None:
     for opt, folder in (("--output-dir", args.output_dir), ("--plot", args.plot)):
         if folder and Path(folder).exists() and not Path(folder).is_dir():
             raise UserError(f"{opt} {folder}: exists and is not a folder")
+    if args.plot:
+        try:
+            plot.require_matplotlib()  # before the run, not after it
+        except plot.PlotUnavailable as err:
+            raise UserError(str(err)) from None
 
 
 def _collect_outputs(args, program, result) -> dict[Path, bytes]:
@@ -200,7 +207,11 @@ def _collect_outputs(args, program, result) -> dict[Path, bytes]:
     if args.trace:
         files[Path(args.trace)] = trace_json(result.target, program, result.records).encode()
     if args.plot:
-        for fname, png in plot.render(result, program).items():
+        try:
+            charts = plot.render(result, program)
+        except plot.PlotUnavailable as err:  # matplotlib, an optional extra, is missing
+            raise UserError(str(err)) from None
+        for fname, png in charts.items():
             files[Path(args.plot) / fname] = png
     return files
 
