@@ -28,14 +28,22 @@ def _names(program: Program, role: str) -> list[tuple[str, str]]:
 class RunResult:
     """Outputs by model output name (in the model's order) and the simulator's report."""
 
-    def __init__(self, outputs: dict[str, np.ndarray], raw):
+    def __init__(self, outputs: dict[str, np.ndarray], raw, program=None):
         self.outputs = outputs
         self._raw = raw
+        self._program = program
 
     @property
     def report(self):
         """The run's cost report (cycles, energy, area by layer and unit)."""
         return self._raw.report
+
+    def charts(self) -> dict[str, bytes]:
+        """The run's charts as PNG bytes by file name (``layers.png``, ``units.png``,
+        ``arrays.png``), as ``imcc-run --plot`` writes them; needs matplotlib (``imcc[plot]``)."""
+        from .runtime.sim.present import plot
+
+        return plot.render(self._raw, self._program)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.outputs[name]
@@ -81,7 +89,7 @@ class CompiledProgram:
 
     def _outputs(self, raw) -> RunResult:
         pairs = _names(self.program, "output")
-        return RunResult({model: raw.outputs[table] for model, table in pairs}, raw)
+        return RunResult({model: raw.outputs[table] for model, table in pairs}, raw, self.program)
 
     def run(self, inputs: Mapping[str, np.ndarray] | Sequence[np.ndarray], **options) -> RunResult:
         """One inference on a fresh simulated chip (``mode``, ``seed``, ``target``, … as for the

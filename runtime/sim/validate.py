@@ -80,13 +80,12 @@ def _preset(name: str) -> Target:
 
 def _own_target(program: Program) -> Target:
     """The preset a binary names (with the parameter overrides it was compiled with, which its
-    meta section records), or failing that the preset with its fingerprint."""
+    meta section records: architectural ones and cost-only ones alike, since the compiler's
+    decisions used them), or failing that the preset with its fingerprint."""
     if _is_preset(program.target):
         chosen = _preset(program.target)
         overrides = _recorded_overrides(program)
-        if overrides and chosen.fingerprint_bytes != program.fingerprint:
-            chosen = chosen.with_overrides(overrides)
-        return chosen
+        return chosen.with_overrides(overrides) if overrides else chosen
     found = find_target(program.fingerprint) if any(program.fingerprint) else None
     if found is not None:
         return found

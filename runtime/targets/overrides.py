@@ -10,7 +10,10 @@ from __future__ import annotations
 import re
 
 from .errors import TargetError
-from .schema import ARRAY_PARAMS, SECTIONS, Param
+from .schema import ARRAY_PARAMS, OPTIONAL_SECTIONS, SECTIONS, Param
+
+#: The value that removes an optional unit (``--set dwunit=none``: a cluster without it).
+REMOVE = "none"
 
 
 def raw_from_doc(doc: dict) -> dict:
@@ -38,8 +41,17 @@ def _raw_body(body: dict) -> dict:
 
 
 def apply_override(raw: dict, key: str, value, origin: str) -> None:
-    """Set ``key`` to ``value`` in ``raw`` (source "override"); TargetError if the key is malformed."""
+    """Set ``key`` to ``value`` in ``raw`` (source "override"); TargetError if the key is malformed.
+
+    An optional section set to ``none`` (``dwunit=none``, ``nlunit=none``) is removed: the
+    target without that unit, for what-if studies."""
     parts = key.split(".")
+    if key in OPTIONAL_SECTIONS and str(value).strip() == REMOVE:
+        node = raw
+        for part in parts[:-1]:
+            node = node.get(part, {})
+        node.pop(parts[-1], None)
+        return
     if parts[0] == "arrays":
         if len(parts) != 3:
             raise TargetError(f"{origin}: override '{key}': use arrays.GROUP.PARAM")

@@ -87,3 +87,19 @@ def test_a_target_file_with_an_impossible_value_is_refused(tmp_path):
     proc = _run("imcc", CNN, "--target", bad, "-o", out)
     assert proc.returncode == 2 and "bad.toml" in proc.stderr and "impossible" in proc.stderr
     assert not out.exists() and "Traceback" not in proc.stderr
+
+
+def test_cost_overrides_given_at_compile_time_also_price_the_run():
+    """A cost-only --set keeps the target's fingerprint; the binary records it and runs with it,
+    exactly as if it had been given to the run."""
+    import imcc
+
+    x = {"input": np.random.default_rng(0).standard_normal((4, 1, 8, 8)).astype(np.float32)}
+    quiet = dict(precision="int8", input_shapes={"input": (4, 1, 8, 8)}, notes=lambda m: None)
+    cheap = {"cores.kernels.requant": "0.5"}
+    plain = imcc.compile(str(MODEL), **quiet)
+    priced = imcc.compile(str(MODEL), target_overrides=cheap, **quiet)
+    at_compile = priced.run(x).report.to_dict()["total"]["cycles"]
+    at_run = plain.run(x, overrides=cheap).report.to_dict()["total"]["cycles"]
+    default = plain.run(x).report.to_dict()["total"]["cycles"]
+    assert at_compile == at_run < default

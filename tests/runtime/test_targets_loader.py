@@ -169,3 +169,13 @@ def test_listing_and_description():
     assert "128x analog 256x256 [-7..7]" in listing and "dw unit" in listing
     text = load_target("cluster").describe()
     assert "eval_time" in text and "paper: 130 ns per MVM job" in text and "assumed" in text
+
+
+def test_an_optional_unit_set_to_none_is_removed():
+    cluster = load_target("cluster")
+    bare = cluster.with_overrides({"dwunit": "none"})
+    assert cluster.dwunit is not None and bare.dwunit is None
+    assert bare.fingerprint_bytes != cluster.fingerprint_bytes  # a different architecture
+    assert load_target("bert-chip").with_overrides({"nlunit": "none"}).nlunit is None
+    with pytest.raises(TargetError, match="dwunit"):
+        cluster.with_overrides({"dwunit": "7"})  # only 'none' removes a section
