@@ -54,7 +54,7 @@ def make_parser() -> ArgumentParser:
     p = ArgumentParser(
         prog=PROG,
         description="Compile an ONNX model for an in-memory-computing accelerator.",
-        epilog=f"Levels for --emit: {levels}.",
+        epilog=f"Levels for --emit: {levels}. Design-space sweeps: imcc sweep --help.",
     )
     p.add_argument(
         "input", nargs="?", help="the model: .onnx, .onnxtxt (ONNX text) or .mlir (IR text)"
@@ -143,6 +143,12 @@ def parse_input_shapes(items: list[str]) -> dict[str, tuple[int, ...]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sweep"]:  # `imcc sweep SWEEP.toml`: a model file named so is ./sweep
+        from .sweep import main as sweep_main
+
+        return sweep_main(argv[1:])
+
     def body() -> int:
         args = make_parser().parse_args(argv)
         if args.list_ops:
