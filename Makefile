@@ -16,7 +16,7 @@ MODELS      := $(BUILD)/minilm-l6.onnx $(BUILD)/sentences-s128.npz $(BUILD)/bert
                $(BUILD)/resnet18.onnx $(BUILD)/vgg19.onnx
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-models fuzz test-fast bert-large lint format models digits-models docs bench clean
+.PHONY: help install demo test test-models fuzz test-fast bert-large lint format models digits-models docs bench bench-all clean
 
 help: ## List every target with a one-line description
 	@echo "imcc make targets:"
@@ -84,9 +84,17 @@ digits-models: $(STAMP) ## Retrain the committed digits CNNs (needs torch; rewri
 docs: $(STAMP) ## Regenerate docs/ISA.md from the ISA table
 	$(PY) -m imcc.runtime.isa.gendoc -o docs/ISA.md
 
-bench: $(STAMP) ## Run the benchmarks in bench/ (each prints what it measured and how to reproduce it)
-	$(PY) bench/import_speed.py
+BENCH_OUT := bench/out
+bench: $(STAMP) $(MODELS) $(BUILD)/bert-large.onnx ## Paper figures B1-B6, speed vs onnxruntime, a sweep: bench/out/RESULTS.md (~10 min)
+	mkdir -p $(BENCH_OUT)
+	$(PY) bench/paper.py --json $(BENCH_OUT)/paper.json
+	$(PY) bench/sim_speed.py --only minilm mobilenetv2 resnet50 --repeat 5 --json $(BENCH_OUT)/sim_speed.json
+	$(VENV)/bin/imcc sweep examples/sweep/digits.toml -o $(BENCH_OUT)/sweep.parquet --restart
+	$(PY) bench/results.py
 	$(PY) bench/canonicalize_chain.py
+
+bench-all: bench ## Also every other benchmark: import, compile speed and memory, all simulator workloads, transformers, ternary rules
+	$(PY) bench/import_speed.py
 	$(PY) bench/sim_speed.py
 	$(PY) bench/compile_speed.py
 	$(PY) bench/transformers.py

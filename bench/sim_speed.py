@@ -32,6 +32,7 @@ runs on one thread unless ``--blas-threads`` says otherwise. MobileNetV2 needs `
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shlex
@@ -142,6 +143,13 @@ def bottleneck(seed: int = 0) -> Workload:
     )
 
 
+def resnet50(seed: int = 0) -> Workload:
+    rng = np.random.default_rng(seed)
+    model = _built("resnet50")
+    x = _image_input(model, rng)
+    return Workload("resnet50-224 int8 cluster", model, x, "int8", "cluster", _conv_macs(model, x))
+
+
 def mlp(batch: int = 64, dims=(784, 512, 512, 10), seed: int = 0) -> Workload:
     rng = np.random.default_rng(seed)
     layers = [_dense(rng, k, n) for k, n in zip(dims[:-1], dims[1:])]
@@ -193,6 +201,7 @@ def minilm(batch: int = 8, seq: int = 64, seed: int = 0) -> Workload:
 WORKLOADS = {
     "mobilenetv2": mobilenetv2,
     "bottleneck": bottleneck,
+    "resnet50": resnet50,
     "mlp": mlp,
     "ffn": ffn,
     "minilm": minilm,
@@ -378,6 +387,7 @@ def main(argv=None) -> int:
         default="1",
         help="threads of numpy's BLAS (default 1, like onnxruntime's 1-thread column)",
     )
+    parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.warmup < 0:
         parser.error("--repeat must be >= 1 and --warmup >= 0")
@@ -391,6 +401,9 @@ def main(argv=None) -> int:
     script = Path(sys.argv[0]).as_posix() if argv is None else "bench/sim_speed.py"
     cmd = shlex.join(["python", script, *(sys.argv[1:] if argv is None else argv)])
     print(f"\nreproduce: {cmd}   ({time.perf_counter() - start:.0f} s)")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"command": cmd, "rows": rows}, indent=1) + "\n")
     bad = [r["name"] for r in rows if not r["exact"]]
     if bad:
         print(f"error: the simulator's output differs from the interpreter's: {', '.join(bad)}")
