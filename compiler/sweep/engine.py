@@ -110,6 +110,10 @@ def _describe(point: Point) -> str:
     return " ".join(x for x in (point.model.name, point.target, point.precision, params) if x)
 
 
+class SchedulerError(Exception):
+    """The Dask scheduler given cannot be reached."""
+
+
 class _client:
     """A Dask client: on a fresh local cluster, or connected to ``scheduler``."""
 
@@ -121,7 +125,12 @@ class _client:
         from dask.distributed import Client, LocalCluster
 
         if self.scheduler:
-            self.client = Client(self.scheduler, timeout="20s")
+            try:
+                self.client = Client(self.scheduler, timeout="10s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise SchedulerError(
+                    f"cannot reach the Dask scheduler at {self.scheduler}: {exc}"
+                ) from None
             return self.client
         self.cluster = LocalCluster(
             n_workers=self.workers or os.cpu_count() or 1,

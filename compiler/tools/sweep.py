@@ -50,7 +50,7 @@ def _main(argv) -> int:
     if args.scheduler and args.workers:
         raise UsageError("--workers applies to the local cluster, not with --scheduler")
     _require("dask.distributed", "pyarrow")
-    from ..sweep.engine import journal_path, run_points
+    from ..sweep.engine import SchedulerError, journal_path, run_points
     from ..sweep.spec import SweepError, load_sweep
     from ..sweep.table import csv_bytes, parquet_bytes
 
@@ -63,7 +63,10 @@ def _main(argv) -> int:
     if args.restart:
         journal_path(out).unlink(missing_ok=True)
     print(f"{PROG}: {sweep.name}: {len(sweep.points)} points", file=sys.stderr)
-    rows = run_points(sweep, out, args.scheduler, args.workers)
+    try:
+        rows = run_points(sweep, out, args.scheduler, args.workers)
+    except SchedulerError as exc:
+        raise UsageError(str(exc)) from None
     files = {out: parquet_bytes(rows), out.with_suffix(".csv"): csv_bytes(rows)}
     if not args.no_plot:
         from ..sweep.pareto import pareto_png

@@ -194,3 +194,13 @@ def test_a_dask_scheduler_over_loopback_gives_the_local_table(tmp_path):
         )  # fmt: skip
     assert code == 0
     assert without_timing(_table(remote)) == without_timing(_table(local))
+
+
+def test_an_unreachable_scheduler_is_one_clear_error(tmp_path, capsys):
+    sweep_file = _folder(tmp_path)
+    argv = ["sweep", str(sweep_file), "-o", str(tmp_path / "r.parquet"),
+            "--scheduler", "tcp://127.0.0.1:9"]  # fmt: skip
+    assert imcc_main(argv) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in err
+    assert "Traceback" not in err
