@@ -83,6 +83,7 @@ def test_layers_larger_than_the_chip_reprogram_within_the_layer(target, group, p
     text = result.report.to_text()
     assert "larger than the chip run over several epochs" in text, text
     assert "the weights do not fit one chip" in text, text
+    assert "strategies: one chip reprogrammed over" in text and "chips of" in text, text
     assert "reprogrammed between them" in text
 
 

@@ -121,22 +121,33 @@ def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return (total / np.maximum(count, 1)).astype(np.float32)
 
 
-def top_k_mask(magnitude: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """Mask of the ``k[o]`` largest entries of each row (ties broken by position, deterministic)."""
-    order = np.argsort(-magnitude, axis=1, kind="stable")
+def top_k_mask(magnitude: np.ndarray, k: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    """Mask of the ``k[o]`` largest entries of each row (ties broken by position, deterministic).
+
+    ``order``: the rows' `descending_order`, when the caller has it already."""
+    if order is None:
+        order = descending_order(magnitude)
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(magnitude.shape[1])[None, :], axis=1)
     return rank < np.asarray(k)[:, None]
 
 
-def l2_optimal_count(magnitude: np.ndarray) -> np.ndarray:
+def descending_order(magnitude: np.ndarray) -> np.ndarray:
+    """Per row, the indices of the entries from largest to smallest (ties by position)."""
+    return np.argsort(-magnitude, axis=1, kind="stable")
+
+
+def l2_optimal_count(magnitude: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
     """Per row, the support size k minimising ||m − α·[top-k]||² with the optimal α.
 
     With the k largest magnitudes kept and α their mean, the error is ||m||² − (Σ top-k)²/k, so the
     best k maximises (Σ top-k)²/k; one sort and one cumsum cover every k at once. Rows with no
-    positive entry get k = 0.
+    positive entry get k = 0. ``order``: the rows' `descending_order`, when known.
     """
-    srt = -np.sort(-magnitude, axis=1)
+    if order is None:
+        srt = -np.sort(-magnitude, axis=1)
+    else:
+        srt = np.take_along_axis(magnitude, order, axis=1)
     csum = np.cumsum(srt, axis=1)
     score = csum**2 / np.arange(1, magnitude.shape[1] + 1)[None, :]
     k = np.argmax(score, axis=1) + 1
@@ -153,7 +164,8 @@ def support_twn(w: np.ndarray, factor: float = 0.7) -> np.ndarray:
 def support_l2(w: np.ndarray) -> np.ndarray:
     """Exact L2-optimal support per channel (see :func:`l2_optimal_count`)."""
     a = np.abs(w)
-    return top_k_mask(a, l2_optimal_count(a))
+    order = descending_order(a)  # one sort serves both the count and the mask
+    return top_k_mask(a, l2_optimal_count(a, order), order)
 
 
 def support_sparsity(w: np.ndarray, sparsity: float, scope: str = "channel") -> np.ndarray:

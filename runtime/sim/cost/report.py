@@ -346,6 +346,13 @@ def _compiled_lines(c: dict) -> list[str]:
             )
             + ")"
         )
+        need, have = m.get("arrays_needed"), m.get("arrays_available")
+        if isinstance(need, int) and isinstance(have, int) and 0 < have < need:
+            lines.append(
+                f"        strategies: one chip reprogrammed over {m.get('epochs')} epochs (this "
+                f"program), or {-(-need // have)} chips of {have} arrays holding every weight "
+                "at once (not simulated)"
+            )
         lines += [f"        {note}" for note in m.get("notes", [])]
     mem = c.get("memory")
     if isinstance(mem, dict):
