@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,8 @@ SECTIONS = {"sweep", "models", "grid", "points"}
 SWEEP_KEYS = {"name", "target", "targets", "precision", "attention"}
 MODEL_KEYS = {"name", "path", "inputs", "calibration"}
 VALUE_TYPES = (int, float, str, bool)
+#: The most points one sweep file may expand to (a grid's size is checked before it is built).
+MAX_POINTS = 100_000
 
 
 class SweepError(Exception):
@@ -122,7 +125,7 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
             )
     attention = _str(head.get("attention", "auto"), f"{where}: sweep.attention")
     models = _models(doc.get("models"), path)
-    param_sets, keys = _param_sets(doc, where)
+    param_sets, keys = _param_sets(doc, where, len(models) * len(targets) * len(precisions))
     points = [
         Point(i, model, target, precision, attention, params)
         for i, (model, target, precision, params) in enumerate(
@@ -159,7 +162,9 @@ def _models(entries, path: Path) -> list[Model]:
     return out
 
 
-def _param_sets(doc: dict, where: str) -> tuple[list[tuple], tuple[str, ...]]:
+def _param_sets(doc: dict, where: str, each: int) -> tuple[list[tuple], tuple[str, ...]]:
+    """The parameter sets (grid combinations, then listed points) and every key they set;
+    ``each``: points per parameter set, to refuse a sweep too large before building it."""
     grid = doc.get("grid", {})
     _table(grid, f"{where}: [grid]")
     listed = doc.get("points", [])
@@ -176,6 +181,12 @@ def _param_sets(doc: dict, where: str) -> tuple[list[tuple], tuple[str, ...]]:
             _value(v, f"{where}: grid.{key}")
         axes.append([(key, v) for v in values])
         keys.append(key)
+    total = each * ((math.prod(map(len, axes)) if axes else 0) + len(listed) or 1)
+    if total > MAX_POINTS:
+        raise SweepError(
+            f"{where}: the sweep has {total:,} points, more than {MAX_POINTS:,}; split it into "
+            "several sweep files"
+        )
     if axes:
         sets += [tuple(combo) for combo in itertools.product(*axes)]
     for i, entry in enumerate(listed):

@@ -204,3 +204,21 @@ def test_an_unreachable_scheduler_is_one_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in err
     assert "Traceback" not in err
+
+
+def test_a_grid_too_large_is_refused_before_it_is_built(tmp_path):
+    axes = "\n".join(f'"p{i}" = [{", ".join(map(str, range(100)))}]' for i in range(4))
+    path = _folder(tmp_path, GRID.replace('"arrays.ima.adc_bits" = [6, 8]', axes))
+    with pytest.raises(SweepError, match=r"the sweep has 200,000,000 points, more than 100,000"):
+        load_sweep(path)
+
+
+def test_hostile_sweep_files(tmp_path):
+    path = _folder(tmp_path)
+    path.write_bytes(b"[sweep]\nname = \"\xff\"\n")
+    with pytest.raises(SweepError, match="not UTF-8"):
+        load_sweep(path)
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(Exception, match="not a regular file|FIFO"):
+        load_sweep(fifo)
