@@ -89,6 +89,7 @@ bench: $(STAMP) $(MODELS) $(BUILD)/bert-large.onnx ## Paper figures B1-B6, speed
 	mkdir -p $(BENCH_OUT)
 	$(PY) bench/paper.py --json $(BENCH_OUT)/paper.json
 	$(PY) bench/sim_speed.py --only minilm mobilenetv2 resnet50 --repeat 5 --json $(BENCH_OUT)/sim_speed.json
+	$(PY) bench/transformers.py --attention dynamic-arrays --json $(BENCH_OUT)/transformers.json
 	$(VENV)/bin/imcc sweep examples/sweep/digits.toml -o $(BENCH_OUT)/sweep.parquet --restart
 	$(PY) bench/results.py
 	$(PY) bench/canonicalize_chain.py

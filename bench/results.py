@@ -1,8 +1,9 @@
 """Gather the benchmark runs of ``make bench`` into bench/out/results.json and RESULTS.md.
 
 Inputs (each written by its benchmark with ``--json``): ``paper.json`` (B1–B6, bench/paper.py),
-``sim_speed.json`` (simulated inference against onnxruntime, bench/sim_speed.py) and the example
-sweep's table (``sweep.csv``, ``imcc sweep examples/sweep/digits.toml``). Every row has ``id``,
+``sim_speed.json`` (simulated inference against onnxruntime, bench/sim_speed.py),
+``transformers.json`` (MiniLM-L6 accuracy on held-apart sentences, bench/transformers.py) and the
+example sweep's table (``sweep.csv``, ``imcc sweep examples/sweep/digits.toml``). Every row has ``id``,
 ``workload``, ``metric``, ``paper``, ``imcc``, ``ratio`` (imcc ÷ paper), ``command`` and ``note``.
 A row that differs from its paper figure by more than 15 % must carry a note that says why;
 this script fails (exit 1) when one does not.
@@ -63,6 +64,25 @@ def accuracy_rows(path: Path) -> list[dict]:
     return rows
 
 
+def transformer_rows(data: dict) -> list[dict]:
+    """MiniLM-L6 sentence-embedding cosine to fp32 on held-apart sentences, per placement."""
+    return [
+        {
+            "id": f"accuracy.minilm-l6.{r['attention']}",
+            "workload": "MiniLM-L6, bert-chip, --precision auto --accuracy-budget 0.01",
+            "metric": f"held-apart sentence-embedding cosine to fp32 (mean), attention on "
+            f"{r['attention']}",
+            "paper": None,
+            "imcc": r["cos_mean"],
+            "ratio": None,
+            "command": data["command"],
+            "note": f"minimum {r['cos_min']:.5f}; bit-exact to the interpreter: {r['exact']}; "
+            f"{r['latency_ms']:.1f} ms, {r['energy_mj']:.2f} mJ simulated",
+        }  # fmt: skip
+        for r in data["rows"]
+    ]
+
+
 def unexplained(rows: list[dict]) -> list[str]:
     return [
         r["id"]
@@ -100,6 +120,7 @@ def main() -> int:
         "paper.json": lambda p: json.loads(p.read_text()),
         "sim_speed.json": lambda p: speed_rows(json.loads(p.read_text())),
         "sweep.csv": accuracy_rows,
+        "transformers.json": lambda p: transformer_rows(json.loads(p.read_text())),
     }
     for name, read in sources.items():
         path = OUT / name

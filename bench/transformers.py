@@ -88,6 +88,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--attention", choices=("dynamic-arrays", "cores"), action="append")
     p.add_argument("--budget", type=float, default=0.01, help="--accuracy-budget (default 0.01)")
+    p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     args = p.parse_args(argv)
     if not MODEL.exists() or not SENTENCES.exists():
         print(
@@ -115,7 +116,13 @@ def main(argv=None) -> int:
             f"{'yes' if r['exact'] else 'NO':>9} {r['latency_ms']:8.2f} ms {r['energy_mj']:6.2f} mJ "
             f"{r['bound']:>6} {r['writes']:6d} {r['compile_s']:7.1f}s {r['run_s']:5.1f}s"
         )
-    print("reproduce: python bench/transformers.py " + shlex.join(sys.argv[1:]))
+    command = shlex.join(
+        ["python", "bench/transformers.py", *(sys.argv[1:] if argv is None else argv)]
+    )
+    print(f"reproduce: {command}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"command": command, "rows": rows}, indent=1) + "\n")
     return 0 if all(r["exact"] for r in rows) else 1
 
 
