@@ -116,3 +116,27 @@ def test_im2col_matches_conv_kernel():
     got = rows_to_nchw(rows @ conv_matrix(w).T, 2, hw)
     want = kernel_for("Conv", 13)([x, w, None], attrs, KernelContext(13, 1))[0]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    bits=st.sampled_from([0, 6, 8]),
+    max_shift=st.sampled_from([3, 12, 26]),
+    signed=st.booleans(),
+)
+def test_int4_layers_over_several_tiles_match_the_reference(seed, bits, max_shift, signed):
+    """Wide tiles of 4-bit cells (the float32 path, or int64 where a shift leaves int32)."""
+    rng = np.random.default_rng(seed)
+    o, k, m, rows = 6, 600, 9, 256
+    cells = rng.integers(-7, 8, size=(2, o, k)).astype(np.int8)
+    w = CrossbarWeights(cells, rng.uniform(0.1, 1, size=(2, o)).astype(np.float32), fmt="int4")
+    shift = rng.integers(0, max_shift + 1, size=(2, w.signs, -(-k // rows), o))
+    readout = Readout(rows, bits, shift if bits else None, 1)
+    codes = (
+        rng.integers(-127, 128, size=(m, k)).astype(np.int8)
+        if signed
+        else rng.integers(0, 256, size=(m, k)).astype(np.uint8)
+    )
+    got = crossbar_matmul(codes, 0.02, 0, w, readout, None)
+    np.testing.assert_array_equal(got, reference_layer(codes, 0.02, 0, w, readout, None))

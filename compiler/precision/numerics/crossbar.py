@@ -195,14 +195,37 @@ def crossbar_accumulators(codes: np.ndarray, w: CrossbarWeights, readout: Readou
     mat = column_matrix(w)
     codes = np.asarray(codes)
     shifts = column_shifts(w, readout) if readout.bits else None
+    fast = _float32_tiles(codes, mat, readout, shifts)
     acc = None
     for t, sl in enumerate(tiles(w.fan_in, readout.rows)):
-        y = nx.exact_matmul(codes[:, sl], mat[sl])
-        y = nx.saturate(y, np.int32) if shifts is None else nx.adc(y, shifts[t], readout.bits)
+        if fast is not None:  # the same integers, computed in float32 where that is exact
+            y = fast[0][:, sl] @ fast[1][sl]
+            if shifts is not None:
+                y = adc_read_exact(y, shifts[t], readout.bits)
+            y = y.astype(np.int32)
+        else:
+            y = nx.exact_matmul(codes[:, sl], mat[sl])
+            y = nx.saturate(y, np.int32) if shifts is None else nx.adc(y, shifts[t], readout.bits)
         acc = y if acc is None else nx.accumulate_i32(acc, y)
     if acc is None:
         acc = np.zeros((codes.shape[0], mat.shape[1]), np.int32)
     return acc
+
+
+def _float32_tiles(codes, mat, readout: Readout, shifts):
+    """(codes, cells) as float32 when every tile's column sums and their ADC readings are exact
+    there (sums within 2^24, readings q·2^shift within int32), else None."""
+    if codes.size == 0 or mat.size == 0 or codes.dtype.kind not in "iu":
+        return None
+    codes_max = max(-int(codes.min()), int(codes.max()))
+    cells_max = max(-int(mat.min()), int(mat.max()))
+    if _exact_dtype(codes_max, cells_max, min(readout.rows, mat.shape[0])) is not np.float32:
+        return None
+    if shifts is not None and not nx.adc_f32_ok(int(shifts.max(initial=0)), readout.bits):
+        return None
+    if shifts is not None and int(shifts.min(initial=0)) < 0:
+        return None
+    return codes.astype(np.float32), mat.astype(np.float32)
 
 
 @dataclass(frozen=True)
