@@ -36,6 +36,7 @@ from ..ir.core import Operation, Value
 from ..ir.diagnostics import IRError
 from ..ir.types import RankedTensorType, numpy_dtype
 from ..pm import Pass, PassFailure, register_pass
+from .nonlinear_offload import ELTWISE, eltwise_form
 
 #: numpy dtype name -> ISA dtype name
 ISA_DTYPE = {
@@ -458,11 +459,15 @@ def _kernel(lw: _Lowering, op: imc.KernelOp) -> None:
 
 
 def _nonlinear_unit(lw: _Lowering, op: imc.KernelOp) -> None:
-    """A softmax, LayerNorm or GELU that nonlinear-offload put on the nonlinear unit."""
+    """A softmax, LayerNorm, GELU or elementwise op that nonlinear-offload put on the
+    nonlinear unit."""
     x, y = op.operands[0], op.results[0]
     (xmem, xaddr), (ymem, yaddr) = lw.where(x), lw.where(y)
     count = int(np.prod(x.type.shape))
     kernel = op.get_attr("kernel")
+    if kernel in ELTWISE:
+        _eltwise(lw, op, kernel)
+        return
     if kernel == SoftmaxOp.name:
         n = x.type.shape[-1]
         lw.emit(
@@ -499,6 +504,34 @@ def _nonlinear_unit(lw: _Lowering, op: imc.KernelOp) -> None:
         beta_mem=bmem,
         beta_addr=baddr,
         eps=float(op.attributes["params"].get("epsilon").value),
+    )
+
+
+def _eltwise(lw: _Lowering, op: imc.KernelOp, kernel: str) -> None:
+    a, b = op.operands
+    y = op.results[0]
+    form = eltwise_form(kernel, a.type, b.type, y.type)
+    if form is None:
+        raise PassFailure(f"the nonlinear unit cannot run this '{kernel}'", op.location)
+    swap, bcast = form
+    if swap:
+        a, b = b, a
+    (amem, aaddr), (bmem, baddr), (ymem, yaddr) = lw.where(a), lw.where(b), lw.where(y)
+    n = y.type.shape[-1]
+    lw.emit(
+        "nl.eltwise",
+        op,
+        op=ELTWISE[kernel][0],
+        dtype="f32",
+        src_mem=amem,
+        src_addr=aaddr,
+        src2_mem=bmem,
+        src2_addr=baddr,
+        dst_mem=ymem,
+        dst_addr=yaddr,
+        rows=int(np.prod(y.type.shape)) // n,
+        n=n,
+        bcast=bcast,
     )
 
 

@@ -23,7 +23,16 @@ from ..backend.target import module_target
 from ..dialects import imc
 from ..dialects.func import FuncOp, ReturnOp
 from ..dialects.nn import GeluOp, LayerNormOp, NNOp
-from ..dialects.onnx import ConstantOp, NoValueOp, OnnxOp, SoftmaxOp, module_opset
+from ..dialects.onnx import (
+    AddOp,
+    ConstantOp,
+    MulOp,
+    NoValueOp,
+    OnnxOp,
+    SoftmaxOp,
+    SubOp,
+    module_opset,
+)
 from ..dialects.quant import DepthwiseConvOp, DynamicQuantizeOp, QuantizeOp, code_range
 from ..ir.attributes import (
     ArrayAttr,
@@ -110,10 +119,41 @@ def _periphery_on_nonlinear_unit(func: FuncOp) -> bool:
     return changed
 
 
+#: Kernel name -> (``nl.eltwise`` op, whether the operands commute) of the float32 elementwise
+#: ops the nonlinear unit runs: residual adds, and the like.
+ELTWISE = {AddOp.name: ("add", True), SubOp.name: ("sub", False), MulOp.name: ("mul", True)}
+
+
+def eltwise_form(kernel: str, a, b, y) -> tuple[bool, bool] | None:
+    """How ``nl.eltwise`` computes ``y = a op b`` (types): ``(swap, bcast)`` — the operands
+    swapped (a row plus a matrix), the second one a row used for every row — or None when it
+    cannot: float32 only, equal shapes or one operand a single row of the last axis."""
+    if kernel not in ELTWISE or not all(isinstance(t, RankedTensorType) for t in (a, b, y)):
+        return None
+    if any(str(t.element_type) != "f32" for t in (a, b, y)) or not y.rank or not y.shape[-1]:
+        return None
+    row = (y.shape[-1],)
+
+    def is_row(t) -> bool:
+        return tuple(d for d in t.shape[:-1] if d != 1) == () and t.shape[-1:] == row
+
+    if a.shape == y.shape and b.shape == y.shape:
+        return False, False
+    if a.shape == y.shape and is_row(b):
+        return False, True
+    if ELTWISE[kernel][1] and b.shape == y.shape and is_row(a):
+        return True, True
+    return None
+
+
 def on_nonlinear_unit(op: Operation) -> bool:
     """Whether the nonlinear unit's instructions compute ``op`` (the same bits as the cores'
     kernel, see ``runtime/kernels/nonlinear``): a float32 softmax over the last axis, GELU (erf
-    form), or LayerNorm over the last axis with a scale and a shift of that axis's length."""
+    form), LayerNorm over the last axis with a scale and a shift of that axis's length, or a
+    float32 add, subtract or multiply of equal shapes or by one row (`eltwise_form`)."""
+    if op.name in ELTWISE and len(op.operands) == 2:
+        a, b = (v.type for v in op.operands)
+        return eltwise_form(op.name, a, b, op.results[0].type) is not None
     if not all(isinstance(v.type, RankedTensorType) for v in (*op.operands[:1], *op.results[:1])):
         return False
     x = op.operands[0].type

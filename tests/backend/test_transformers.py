@@ -50,10 +50,12 @@ def test_tiny_bert_agrees_at_every_level(opset, target, precision, feeds):
     ops = _mnemonics(result)
     if target == "bert-chip":
         assert ops["nl.layernorm"] == 5 and ops["nl.gelu"] == 2, ops
+        # the embeddings' two adds and each layer's two residual adds
+        assert ops["nl.eltwise"] == 6, ops
         assert ops["cl.requant"] == ops["cl.dquant"] == 0, ops  # the periphery on the nl unit
         assert precision == "fp32" or ops["nl.requant"] > 0 and ops["nl.dquant"] > 0, ops
     else:
-        assert ops["nl.layernorm"] == 0 and ops["nl.gelu"] == 0, ops
+        assert ops["nl.layernorm"] == ops["nl.gelu"] == ops["nl.eltwise"] == 0, ops
     split = target == "bert-chip" and precision != "fp32"
     # 2 layers x (2 sentences x 4 heads) groups x (one K write + one V write)
     assert ops["xb.write"] == (32 if split else 0), ops
@@ -136,6 +138,7 @@ def test_minilm_runs_on_the_bert_chip(precision):
             assert np.abs(got - ref).max() <= 1e-4 * np.abs(ref).max()
     ops = _mnemonics(result)
     assert ops["nl.layernorm"] == 13 and ops["nl.gelu"] == 6, ops
+    assert ops["nl.eltwise"] >= 12, ops  # at least the two residual adds of every layer
     split = precision != "fp32"
     # 6 layers x (2 sentences x 12 heads) x (one Q.K^T write + two P.V row tiles of 64 keys)
     assert ops["xb.write"] == (6 * 24 * 3 if split else 0), ops

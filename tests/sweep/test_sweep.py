@@ -215,7 +215,7 @@ def test_a_grid_too_large_is_refused_before_it_is_built(tmp_path):
 
 def test_hostile_sweep_files(tmp_path):
     path = _folder(tmp_path)
-    path.write_bytes(b"[sweep]\nname = \"\xff\"\n")
+    path.write_bytes(b'[sweep]\nname = "\xff"\n')
     with pytest.raises(SweepError, match="not UTF-8"):
         load_sweep(path)
     fifo = tmp_path / "fifo.toml"
