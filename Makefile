@@ -81,8 +81,9 @@ $(BUILD)/%.onnx: | $(STAMP)
 digits-models: $(STAMP) ## Retrain the committed digits CNNs (needs torch; rewrites models/digits/)
 	$(PY) -m models.cnn.train_digits
 
-docs: $(STAMP) ## Regenerate docs/ISA.md from the ISA table
+docs: $(STAMP) ## Regenerate docs/ISA.md (the ISA table) and docs/IR_REFERENCE.md (passes, ops, pipelines)
 	$(PY) -m imcc.runtime.isa.gendoc -o docs/ISA.md
+	$(PY) -m imcc.compiler.irdoc -o docs/IR_REFERENCE.md
 
 BENCH_OUT := bench/out
 bench: $(STAMP) $(MODELS) $(BUILD)/bert-large.onnx ## Paper figures B1-B6, speed vs onnxruntime, a sweep: bench/out/RESULTS.md (~10 min)
