@@ -381,22 +381,22 @@ def _quant(lw: _Lowering, op: imc.QuantOp) -> None:
     )
 
 
+def _places(lw: _Lowering, **values: Value) -> dict:
+    """``NAME_mem`` and ``NAME_addr`` fields for each ``NAME=value``: where the value lives."""
+    fields = {}
+    for name, value in values.items():
+        fields[f"{name}_mem"], fields[f"{name}_addr"] = lw.where(value)
+    return fields
+
+
 def _dquant(lw: _Lowering, op: imc.DQuantOp) -> None:
     x = op.operands[0]
-    xmem, xaddr = lw.where(x)
-    qmem, qaddr = lw.where(op.results[0])
-    smem, saddr = lw.where(op.results[1])
     n = x.type.shape[-1]
     lw.emit(
         f"{_prefix(op)}.dquant",
         op,
         **_core(op),
-        src_mem=xmem,
-        src_addr=xaddr,
-        dst_mem=qmem,
-        dst_addr=qaddr,
-        scale_mem=smem,
-        scale_addr=saddr,
+        **_places(lw, src=x, dst=op.results[0], scale=op.results[1]),
         rows=int(np.prod(x.type.shape)) // n,
         n=n,
         bits=op.get_attr("bits"),
@@ -516,19 +516,13 @@ def _eltwise(lw: _Lowering, op: imc.KernelOp, kernel: str) -> None:
     swap, bcast = form
     if swap:
         a, b = b, a
-    (amem, aaddr), (bmem, baddr), (ymem, yaddr) = lw.where(a), lw.where(b), lw.where(y)
     n = y.type.shape[-1]
     lw.emit(
         "nl.eltwise",
         op,
         op=ELTWISE[kernel][0],
         dtype="f32",
-        src_mem=amem,
-        src_addr=aaddr,
-        src2_mem=bmem,
-        src2_addr=baddr,
-        dst_mem=ymem,
-        dst_addr=yaddr,
+        **_places(lw, src=a, src2=b, dst=y),
         rows=int(np.prod(y.type.shape)) // n,
         n=n,
         bcast=bcast,
