@@ -9,16 +9,26 @@ never pairwise, so the order is the ISA's and not numpy's choice.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 F32 = np.float32
 
 
 def sum_lr(x: np.ndarray) -> np.ndarray:
-    """Sum along the last axis strictly left to right (keepdims)."""
+    """Sum along the last axis strictly left to right (keepdims).
+
+    With two or more rows the summed axis is moved first and reduced there: numpy then adds
+    whole rows, one after the other, so every sum is left to right (it sums pairwise only along
+    a contiguous innermost axis, which a single row would be; one row takes the running sum).
+    """
     if x.shape[-1] == 0:
         return np.zeros(x.shape[:-1] + (1,), dtype=x.dtype)
-    return np.add.accumulate(x, axis=-1, dtype=x.dtype)[..., -1:]
+    if math.prod(x.shape[:-1]) < 2:
+        return np.add.accumulate(x, axis=-1, dtype=x.dtype)[..., -1:]
+    rows_first = np.ascontiguousarray(np.moveaxis(x, -1, 0))
+    return np.add.reduce(rows_first, axis=0, dtype=x.dtype)[..., None]
 
 
 def softmax(x: np.ndarray) -> np.ndarray:

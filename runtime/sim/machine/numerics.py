@@ -585,10 +585,15 @@ def dquant(x, bits: int) -> tuple[np.ndarray, np.ndarray]:
     """
     x = np.asarray(x, dtype=F32)
     top = F32((1 << (bits - 1)) - 1)
-    amax = np.abs(x).max(axis=-1, initial=F32(0)) if x.size else np.zeros(x.shape[:-1], F32)
+    if x.size:  # max |x| = max(max x, −min x) exactly, without an |x| temporary
+        amax = np.maximum(x.max(axis=-1, initial=F32(0)), -x.min(axis=-1, initial=F32(0)))
+    else:
+        amax = np.zeros(x.shape[:-1], F32)
     scales = np.where(amax > 0, amax / top, F32(1.0)).astype(F32)
     with np.errstate(over="ignore", invalid="ignore"):
-        q = np.clip(np.rint(x / scales[..., None]), -top, top)
+        q = np.divide(x, scales[..., None])
+        np.rint(q, out=q)
+        np.clip(q, -top, top, out=q)
     return q.astype(np.int8), scales
 
 
