@@ -6,6 +6,7 @@ A sweep file is TOML::
     name = "digits-arrays"
     target = "cluster"                 # a preset or a target file; or targets = [...]
     precision = ["int8", "ternary"]    # one or a list
+    attention = "auto"                 # where attention's products run: dynamic-arrays | cores
 
     [[models]]
     name = "digits-cnn"
@@ -42,7 +43,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from ..precision.pipeline import PRECISIONS
+from ..precision.pipeline import ATTENTION_PLACEMENTS, PRECISIONS
 
 SECTIONS = {"sweep", "models", "grid", "points"}
 SWEEP_KEYS = {"name", "target", "targets", "precision", "attention"}
@@ -124,6 +125,11 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
                 f"(expected one of {', '.join(PRECISIONS)})"
             )
     attention = _str(head.get("attention", "auto"), f"{where}: sweep.attention")
+    if attention not in ATTENTION_PLACEMENTS:
+        raise SweepError(
+            f"{where}: sweep.attention: unknown placement {attention!r} (expected one of "
+            f"{', '.join(ATTENTION_PLACEMENTS)})"
+        )
     models = _models(doc.get("models"), path)
     param_sets, keys = _param_sets(doc, where, len(models) * len(targets) * len(precisions))
     points = [

@@ -89,6 +89,7 @@ def test_points_are_models_x_targets_x_precisions_x_grid(tmp_path):
         (('path = "mlp.onnx"', 'path = "/etc/passwd"'), "must be relative"),
         (('precision = ["int8", "ternary"]', 'precision = "int4"'), "unknown precision 'int4'"),
         (("[grid]", "[grids]"), "unknown key 'grids'"),
+        (('name = "tiny"', 'name = "tiny"\nattention = "gpu"'), "unknown placement 'gpu'"),
         (('name = "mlp"', 'nam = "mlp"'), "models[0]: unknown key 'nam'"),
         (("= [6, 8]", "= []"), "grid.arrays.ima.adc_bits is empty"),
         (("= [6, 8]", "= [6, 6]"), "two points are the same"),
