@@ -192,10 +192,10 @@ def column_shifts(w: CrossbarWeights, readout: Readout) -> np.ndarray:
 def crossbar_accumulators(codes: np.ndarray, w: CrossbarWeights, readout: Readout) -> np.ndarray:
     """The int32 accumulators ``[M, P·S·O]``: per column, the ADC readings of its row tiles'
     exact column sums, added tile by tile in int32 (saturating); exact sums without an ADC."""
-    mat = column_matrix(w)
     codes = np.asarray(codes)
     shifts = column_shifts(w, readout) if readout.bits else None
-    fast = _float32_tiles(codes, mat, readout, shifts)
+    fast = _float32_tiles(codes, w, readout, shifts)
+    mat = column_matrix(w) if fast is None else None
     acc = None
     for t, sl in enumerate(tiles(w.fan_in, readout.rows)):
         if fast is not None:  # the same integers, computed in float32 where that is exact
@@ -208,24 +208,32 @@ def crossbar_accumulators(codes: np.ndarray, w: CrossbarWeights, readout: Readou
             y = nx.saturate(y, np.int32) if shifts is None else nx.adc(y, shifts[t], readout.bits)
         acc = y if acc is None else nx.accumulate_i32(acc, y)
     if acc is None:
-        acc = np.zeros((codes.shape[0], mat.shape[1]), np.int32)
+        acc = np.zeros((codes.shape[0], w.planes * w.signs * w.out_channels), np.int32)
     return acc
 
 
-def _float32_tiles(codes, mat, readout: Readout, shifts):
-    """(codes, cells) as float32 when every tile's column sums and their ADC readings are exact
-    there (sums within 2^24, readings q·2^shift within int32), else None."""
-    if codes.size == 0 or mat.size == 0 or codes.dtype.kind not in "iu":
+def _column_rows(w: CrossbarWeights) -> np.ndarray:
+    """int8 ``[P·S·O, K]``: each column's cells as a row (`column_matrix` transposed)."""
+    cells = w.column_cells()
+    return cells.reshape(-1, cells.shape[-1])
+
+
+def _float32_tiles(codes, w: CrossbarWeights, readout: Readout, shifts):
+    """(codes ``[M, K]``, cells ``[K, P·S·O]``) as float32 when every tile's column sums and
+    their ADC readings are exact there (sums within 2^24, readings q·2^shift within int32),
+    else None. The cells are a transposed view, which BLAS reads as it is."""
+    rows = _column_rows(w)
+    if codes.size == 0 or rows.size == 0 or codes.dtype.kind not in "iu":
         return None
     codes_max = max(-int(codes.min()), int(codes.max()))
-    cells_max = max(-int(mat.min()), int(mat.max()))
-    if _exact_dtype(codes_max, cells_max, min(readout.rows, mat.shape[0])) is not np.float32:
+    cells_max = max(-int(rows.min()), int(rows.max()))
+    if _exact_dtype(codes_max, cells_max, min(readout.rows, w.fan_in)) is not np.float32:
         return None
     if shifts is not None and not nx.adc_f32_ok(int(shifts.max(initial=0)), readout.bits):
         return None
     if shifts is not None and int(shifts.min(initial=0)) < 0:
         return None
-    return codes.astype(np.float32), mat.astype(np.float32)
+    return codes.astype(np.float32), rows.astype(np.float32).T
 
 
 @dataclass(frozen=True)
@@ -303,7 +311,7 @@ def crossbar_params(w: CrossbarWeights, input_scale, zero_point: int, bias, out=
         w.planes * w.signs,
         None if dynamic else float(np.float32(input_scale)),
         zero_point,
-        column_matrix(w).astype(np.int64).sum(axis=0),
+        _column_rows(w).sum(axis=1, dtype=np.int64),
         bias,
         out,
     )
