@@ -1,7 +1,7 @@
 """The sweep's Pareto plot: latency, energy and area of every point against its accuracy.
 
 One panel per cost; a point is on a panel's front when no other point has both a lower cost and a
-higher (or equal) accuracy. Drawn with matplotlib (the ``plot``/``sweep`` extras); deterministic
+higher (or equal) accuracy. Front points are ringed and joined by a step line. Drawn with matplotlib (the ``plot``/``sweep`` extras); deterministic
 bytes for the same rows.
 """
 
@@ -45,6 +45,7 @@ def pareto_png(rows: list[dict], title: str) -> bytes:
             acc = np.array([r["accuracy"] for r in ok])
             idx = front(cost, acc)
             ax.step(cost[idx], acc[idx], where="post", color="0.3", lw=1, zorder=2,
+                    marker="o", markersize=9, markerfacecolor="none",
                     label="Pareto front")  # fmt: skip
         ax.set_xlabel(label)
         ax.grid(True, color="0.9")
