@@ -461,13 +461,13 @@ def _kernel(lw: _Lowering, op: imc.KernelOp) -> None:
 def _nonlinear_unit(lw: _Lowering, op: imc.KernelOp) -> None:
     """A softmax, LayerNorm, GELU or elementwise op that nonlinear-offload put on the
     nonlinear unit."""
-    x, y = op.operands[0], op.results[0]
-    (xmem, xaddr), (ymem, yaddr) = lw.where(x), lw.where(y)
-    count = int(np.prod(x.type.shape))
     kernel = op.get_attr("kernel")
     if kernel in ELTWISE:
         _eltwise(lw, op, kernel)
         return
+    x, y = op.operands[0], op.results[0]
+    (xmem, xaddr), (ymem, yaddr) = lw.where(x), lw.where(y)
+    count = int(np.prod(x.type.shape))
     if kernel == SoftmaxOp.name:
         n = x.type.shape[-1]
         lw.emit(

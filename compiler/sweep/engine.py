@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .point import evaluate, identity
+from .point import METRIC_COLUMNS, TIMING_COLUMNS, evaluate, identity
 from .spec import Point, Sweep
 
 
@@ -63,10 +63,16 @@ def run_points(
     if todo:
         base = str(sweep.path.resolve().parent)
         with _client(scheduler, workers) as client, journal.open("a", encoding="utf-8") as log:
-            if log.tell() and not journal.read_bytes().endswith(b"\n"):
+            if log.tell() and _last_byte(journal) != b"\n":
                 log.write("\n")  # end the line a kill cut short, so the next row stands alone
             _run(client, todo, base, done, log, total, progress)
     return [_aligned(done[p.id], p, sweep) for p in sweep.points]
+
+
+def _last_byte(path: Path) -> bytes:
+    with path.open("rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1)
 
 
 def _run(client, todo: list[Point], base: str, done: dict, log, total: int, progress) -> None:
@@ -98,8 +104,6 @@ def _aligned(row: dict, point: Point, sweep: Sweep) -> dict:
     out = identity(point)
     for key in sweep.param_keys:
         out.setdefault(f"set.{key}", None)
-    from .point import METRIC_COLUMNS, TIMING_COLUMNS
-
     for key in (*METRIC_COLUMNS, "status", "error", "warnings", *TIMING_COLUMNS):
         out[key] = row.get(key)
     return out

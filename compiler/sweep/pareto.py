@@ -1,8 +1,8 @@
 """The sweep's Pareto plot: latency, energy and area of every point against its accuracy.
 
 One panel per cost; a point is on a panel's front when no other point has both a lower cost and a
-higher (or equal) accuracy. Front points are ringed and joined by a step line. Drawn with matplotlib (the ``plot``/``sweep`` extras); deterministic
-bytes for the same rows.
+higher (or equal) accuracy. Front points are ringed and joined by a step line. Drawn with
+matplotlib (the ``plot``/``sweep`` extras); deterministic bytes for the same rows.
 """
 
 from __future__ import annotations

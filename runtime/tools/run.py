@@ -206,12 +206,8 @@ def _collect_outputs(args, program, result) -> dict[Path, bytes]:
         files[Path(args.report_json)] = result.report.to_json().encode()
     if args.trace:
         files[Path(args.trace)] = trace_json(result.target, program, result.records).encode()
-    if args.plot:
-        try:
-            charts = plot.render(result, program)
-        except plot.PlotUnavailable as err:  # matplotlib, an optional extra, is missing
-            raise UserError(str(err)) from None
-        for fname, png in charts.items():
+    if args.plot:  # matplotlib was checked before the run (`_check_destinations`)
+        for fname, png in plot.render(result, program).items():
             files[Path(args.plot) / fname] = png
     return files
 
