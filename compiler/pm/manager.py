@@ -14,8 +14,9 @@ from .pipeline import print_pipeline
 
 @dataclass
 class PassManager:
-    """Runs ``passes`` over a module. The IR is verified after every pass unless ``verify_each`` is
-    off; a pass that breaks the IR is named in the error."""
+    """Runs ``passes`` over a module. The IR is verified after every pass that reports a change
+    unless ``verify_each`` is off (a pass that changed nothing left the IR as the last
+    verification saw it); a pass that breaks the IR is named in the error."""
 
     passes: list[Pass] = field(default_factory=list)
     instruments: list[PassInstrument] = field(default_factory=list)
@@ -40,7 +41,7 @@ class PassManager:
                 p.requires(module)
                 changed = bool(p.run(module))
                 p.ensures(module)
-                if self.verify_each:
+                if self.verify_each and changed:
                     verify(module)
             except IRError as exc:
                 for ins in self.instruments:
