@@ -36,7 +36,7 @@ import math
 import struct
 
 from .calls import CallError, decode_call, encode_call
-from .encoding import decode_all, encode_all
+from .encoding import decode_all
 from .entries import MAX_NDIM, ROLES, Const, DebugInfo, Tensor
 from .errors import BinaryFormatError
 from .table import DTYPE_BY_CODE, DTYPES, MEMS
@@ -88,9 +88,8 @@ def _tensor_section(p) -> bytes:
 
 def write_program(p) -> bytes:
     """Serialize a validated `Program` (raises ProgramError if it does not validate)."""
-    p.validate()
     sections = [
-        (encode_all(p.instrs), len(p.instrs)),
+        (p.validate(), len(p.instrs)),
         (_const_section(p), len(p.consts)),
         (_tensor_section(p), len(p.tensors)),
         (

@@ -52,19 +52,22 @@ def pack(dtype: str, values) -> bytes:
     if arr.size and (arr.min() < lo or arr.max() > hi):
         bad = arr[(arr < lo) | (arr > hi)][0]
         raise ValueError(f"value {bad} out of range {lo}..{hi} for {dtype}")
-    if dtype == "t2":
-        return _pack_bits(arr.astype(np.int64) & 3, 2)
-    if dtype == "i4":
-        return _pack_bits(arr.astype(np.int64) & 15, 4)
+    if dtype in ("t2", "i4"):
+        return _pack_bits(arr, DTYPES[dtype].bits)
     return arr.astype(np.dtype(DTYPES[dtype].numpy).newbyteorder("<")).tobytes()
 
 
-def _pack_bits(codes: np.ndarray, bits: int) -> bytes:
+def _pack_bits(values: np.ndarray, bits: int) -> bytes:
+    """Two's-complement codes of in-range integers, ``8 // bits`` per byte, first in the low bits."""
     per = 8 // bits
-    padded = np.zeros(-(-codes.size // per) * per, dtype=np.uint8)
-    padded[: codes.size] = codes
-    shifts = np.arange(per, dtype=np.uint8) * bits
-    return (padded.reshape(-1, per) << shifts).sum(axis=1, dtype=np.uint8).tobytes()
+    padded = np.zeros(-(-values.size // per) * per, dtype=np.uint8)
+    padded[: values.size] = values.astype(np.uint8)  # wraps: the low bits are the code
+    padded &= (1 << bits) - 1
+    slots = padded.reshape(-1, per)
+    out = slots[:, 0].copy()
+    for k in range(1, per):
+        out |= slots[:, k] << np.uint8(k * bits)
+    return out.tobytes()
 
 
 def _unpack_codes(raw: bytes, bits: int) -> np.ndarray:

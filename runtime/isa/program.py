@@ -86,15 +86,17 @@ class Program:
 
     # -- validation ------------------------------------------------------------------------------
 
-    def validate(self, exc: type[Exception] = ProgramError) -> None:
-        """Check every layout-independent rule; raise ``exc`` with a message naming the culprit."""
+    def validate(self, exc: type[Exception] = ProgramError) -> bytes:
+        """Check every layout-independent rule; raise ``exc`` with a message naming the culprit.
+        Returns the instructions encoded back to back (encoding them is one of the checks)."""
         if not isinstance(self.target, str) or not TARGET_RE.fullmatch(self.target):
             raise exc(f"target name {self.target!r} must match {TARGET_RE.pattern}")
         if not isinstance(self.fingerprint, bytes) or len(self.fingerprint) != FINGERPRINT_BYTES:
             raise exc(f"target fingerprint must be {FINGERPRINT_BYTES} bytes")
+        code = []
         for i, ins in enumerate(self.instrs):
             try:
-                encode(ins)
+                code.append(encode(ins))
             except FieldError as e:
                 raise exc(f"instruction {i}: {e}") from None
         for i, ins in enumerate(self.instrs):
@@ -115,6 +117,7 @@ class Program:
         for key, value in self.meta.items():
             _check_name(key, "meta key", exc)
             _check_str(value, f"meta {key}", exc)
+        return b"".join(code)
 
     def _check_consts(self, exc) -> dict[str, Const]:
         seen: dict[str, Const] = {}
