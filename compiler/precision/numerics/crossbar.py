@@ -423,9 +423,15 @@ def calibrate_shift_exact(sums: np.ndarray, bits: int, group: int) -> np.ndarray
     scores = np.full((top + 1, ngroups), np.inf)
     # Shifts far below the one that just avoids clipping clip nearly every sum; they never win
     # on real data, so only a window of SHIFT_WINDOW shifts below the no-clip shift is scored.
+    # Above the first shift that clips nothing no shift can win: its grid is a subset of the
+    # finer grids below, so every sum's rounding error only grows (and ties take the smaller).
     no_clip = max(top - bits, 0)
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    x_min, x_max = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
     for s in range(max(no_clip - SHIFT_WINDOW, 0), top + 1):
         d = adc_read_exact(x, s, bits) - x
         col = np.einsum("ij,ij->j", d, d, dtype=np.float64)
         scores[s] = np.bincount(gid, weights=col, minlength=ngroups)
+        if lo <= np.rint(x_min / 2.0**s) and np.rint(x_max / 2.0**s) <= hi:
+            break
     return np.argmin(scores, axis=0).astype(np.int64)
