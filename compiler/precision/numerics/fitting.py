@@ -134,12 +134,20 @@ def _target_aware(w, x_q, x_ref, exact) -> np.ndarray:
         return w
     xq = x_q.astype(np.float64)
     w64 = w.astype(np.float64)
-    h = xq.T @ xq
-    lam = TARGET_DAMP * max(float(np.mean(np.diag(h))), 1e-12)
-    rhs = (xq.T @ x_ref.astype(np.float64)) @ w64.T + lam * w64.T
-    h[np.diag_indices_from(h)] += lam
-    w_star = np.linalg.solve(h, rhs).T.astype(np.float32)
-    return np.where(exact[:, None], w, w_star)
+    n, k = xq.shape
+    lam = TARGET_DAMP * max(float(np.einsum("ij,ij->", xq, xq)) / k, 1e-12)  # mean diag XᵀX
+    # With D = X_ref − X_q the normal equations give W*ᵀ = Wᵀ + (λI + XᵀX)⁻¹·Xᵀ·D·Wᵀ, and
+    # (λI + XᵀX)⁻¹Xᵀ = Xᵀ(λI + XXᵀ)⁻¹: with fewer samples than inputs, an n×n solve.
+    dw = (x_ref.astype(np.float64) - xq) @ w64.T  # [n, O]
+    if n < k:
+        small = xq @ xq.T
+        small[np.diag_indices_from(small)] += lam
+        w_star = w64.T + xq.T @ np.linalg.solve(small, dw)
+    else:
+        h = xq.T @ xq
+        h[np.diag_indices_from(h)] += lam
+        w_star = w64.T + np.linalg.solve(h, xq.T @ dw)
+    return np.where(exact[:, None], w, w_star.T.astype(np.float32))
 
 
 def _corrected_bias(w, w_hat, bias, x_q, x_ref, exact) -> np.ndarray | None:

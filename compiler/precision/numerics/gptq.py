@@ -38,10 +38,62 @@ def hessian(x: np.ndarray, fan_in: int | None = None) -> np.ndarray:
     return x.T @ x / x.shape[0]
 
 
-def output_error(w: np.ndarray, w_hat: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """Per-channel output error (w − ŵ)ᵀ H (w − ŵ) = mean squared output difference, ``[O]``."""
+class Gram:
+    """H = XᵀX/n of calibration inputs X ``[n, fan_in]``, for row-wise forms aᵢᵀ·H·bᵢ.
+
+    With fewer samples than inputs (512 tokens into a 4096-wide layer) H has rank n at most and
+    the forms go through X: (a·Xᵀ)·(b·Xᵀ)ᵀ/n costs n·fan_in per row instead of fan_in², and H
+    itself is never formed.
+    """
+
+    def __init__(self, h: np.ndarray | None = None, x: np.ndarray | None = None):
+        self._h = h
+        self.x = None if x is None else np.asarray(x, np.float64)
+        n, k = (0, 0) if x is None else self.x.shape
+        self.low_rank = 0 < n < k
+        self._xt = np.ascontiguousarray(self.x.T) / np.sqrt(n) if self.low_rank else None
+
+    @classmethod
+    def of(cls, x: np.ndarray, fan_in: int | None = None) -> Gram:
+        x = check_matrix(x, "calibration inputs")
+        if fan_in is not None and x.shape[1] != fan_in:
+            raise ValueError(f"calibration inputs have {x.shape[1]} features, the layer has {fan_in}")
+        return cls(None, x)
+
+    @property
+    def h(self) -> np.ndarray:
+        if self._h is None:
+            self._h = hessian(self.x)
+        return self._h
+
+    def diagonal(self) -> np.ndarray:
+        """diag H, without forming H."""
+        if self._h is not None:
+            return np.diag(self._h).copy()
+        return np.einsum("ij,ij->j", self.x, self.x) / self.x.shape[0]
+
+    def sides(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(left, right) images of rows ``a``: aᵢᵀ·H·bᵢ = Σ left(a)ᵢ · right(b)ᵢ."""
+        a = np.asarray(a, np.float64)
+        if self._xt is not None:
+            image = a @ self._xt
+            return image, image
+        return a @ self.h, a
+
+
+def _gram(h) -> Gram:
+    return h if isinstance(h, Gram) else Gram(np.asarray(h, np.float64))
+
+
+def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", a, b)
+
+
+def output_error(w: np.ndarray, w_hat: np.ndarray, h) -> np.ndarray:
+    """Per-channel output error (w − ŵ)ᵀ H (w − ŵ) = mean squared output difference, ``[O]``
+    (``h``: H or its :class:`Gram`)."""
     d = np.asarray(w, np.float64) - np.asarray(w_hat, np.float64)
-    return ((d @ h) * d).sum(axis=1)
+    return _rowdot(*_gram(h).sides(d))
 
 
 def bias_correction(w, w_hat, x, bias=None) -> np.ndarray:
@@ -58,20 +110,21 @@ def bias_correction(w, w_hat, x, bias=None) -> np.ndarray:
 
 
 def output_optimal_scales(w, t, h, asymmetric: bool = False):
-    """Scales minimising the output error of pattern ``t``; returns ``(t, α⁺, α⁻, error)``.
+    """Scales minimising the output error of pattern ``t``; returns ``(t, α⁺, α⁻, error)``
+    (``h``: H or its :class:`Gram`).
 
     Symmetric: α = tᵀHw / tᵀHt; a negative α flips the pattern instead. Asymmetric: a 2-variable
     non-negative least squares per channel (the unconstrained solution if feasible, otherwise the
     best of the one-sided and zero solutions). The zero solution is always a candidate, so the
     error never exceeds that of Ŵ = 0.
     """
-    w = np.asarray(w, np.float64)
-    base = ((w @ h) * w).sum(axis=1)
+    gram = _gram(h)
+    lw, rw = gram.sides(w)
+    base = _rowdot(lw, rw)
     if not asymmetric:
-        tf = t.astype(np.float64)
-        ht = tf @ h
-        g = (ht * w).sum(axis=1)
-        gg = (ht * tf).sum(axis=1)
+        lt, rt = gram.sides(t)
+        g = _rowdot(lt, rw)
+        gg = _rowdot(lt, rt)
         alpha = np.where(gg > 0, g / np.where(gg > 0, gg, 1.0), 0.0)
         t = np.where(alpha[:, None] < 0, -t, t).astype(np.int8)
         g = np.abs(g)
@@ -79,11 +132,10 @@ def output_optimal_scales(w, t, h, asymmetric: bool = False):
         a64 = alpha.astype(np.float64)
         # Closed form of (w − αt)ᵀH(w − αt) at the float32 α actually used.
         return t, alpha, alpha.copy(), base - 2 * a64 * g + a64 * a64 * gg
-    u = (t > 0).astype(np.float64)
-    v = -(t < 0).astype(np.float64)
-    hu, hv = u @ h, v @ h
-    g0, g1 = (hu * w).sum(axis=1), (hv * w).sum(axis=1)
-    a, b, c = (hu * u).sum(axis=1), (hu * v).sum(axis=1), (hv * v).sum(axis=1)
+    lu, ru = gram.sides((t > 0).astype(np.float64))
+    lv, rv = gram.sides(-(t < 0).astype(np.float64))
+    g0, g1 = _rowdot(lu, rw), _rowdot(lv, rw)
+    a, b, c = _rowdot(lu, ru), _rowdot(lu, rv), _rowdot(lv, rv)
     cands = _nnls2_candidates(a, b, c, g0, g1)
     errs = [base - 2 * (p * g0 + q * g1) + p * p * a + 2 * p * q * b + q * q * c for p, q in cands]
     best = np.argmin(np.stack(errs), axis=0)
@@ -112,87 +164,179 @@ def _nnls2_candidates(a, b, c, g0, g1):
     ]
 
 
-def _inverse_cholesky(h: np.ndarray, damp: float) -> tuple[np.ndarray, np.ndarray]:
-    """Upper Cholesky factor U of (H + λI)⁻¹ (Hinv = UᵀU) and the mask of dead inputs."""
-    h = h.copy()
-    dead = np.diag(h) == 0
-    h[dead, dead] = 1.0
-    lam = damp * np.mean(np.diag(h))
-    h[np.diag_indices_from(h)] += lam
-    # With J the index reversal, J·H·J = L·Lᵀ gives H⁻¹ = (J·L⁻¹·J)ᵀ(J·L⁻¹·J), and J·L⁻¹·J is
-    # upper triangular with a positive diagonal: the factor itself, from one Cholesky and one
-    # triangular inverse (a third of the work of inverting H and factoring the inverse).
-    try:
-        lower = np.linalg.cholesky(h[::-1, ::-1])
-    except np.linalg.LinAlgError:
-        raise ValueError(
-            f"calibration Hessian is not positive definite with damp={damp}; use a larger damp"
-        ) from None
-    return np.ascontiguousarray(_lower_inverse(lower)[::-1, ::-1]), dead
+def _damped_diagonal(gram: Gram, damp: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """(diag H with dead inputs set to 1, the dead mask, λ = damp·mean of that diagonal)."""
+    diag = gram.diagonal()
+    dead = diag == 0
+    diag[dead] = 1.0
+    return diag, dead, damp * float(np.mean(diag)) if diag.size else 0.0
 
 
-def _lower_inverse(lower: np.ndarray, block: int = 128) -> np.ndarray:
-    """Inverse of a lower-triangular matrix by 2×2 block recursion (matrix products only).
+def _not_positive_definite(damp: float) -> ValueError:
+    return ValueError(
+        f"calibration Hessian is not positive definite with damp={damp}; use a larger damp"
+    )
 
-    [[A, 0], [B, C]]⁻¹ = [[A⁻¹, 0], [−C⁻¹·B·A⁻¹, C⁻¹]].
+
+class DenseFactor:
+    """The upper Cholesky factor U of (H + λI)⁻¹ = UᵀU, held explicitly (dead inputs get a
+    unit diagonal in H first)."""
+
+    def __init__(self, gram: Gram, damp: float, block_size: int = 128):
+        diag, self.dead, lam = _damped_diagonal(gram, damp)
+        h = gram.h.copy()
+        h[np.diag_indices_from(h)] = diag + lam
+        # With J the index reversal, J·H·J = L·Lᵀ gives H⁻¹ = (J·L⁻¹·J)ᵀ(J·L⁻¹·J), and J·L⁻¹·J
+        # is upper triangular with a positive diagonal: the factor itself.
+        try:
+            inverse = _inverse_cholesky_factor(np.ascontiguousarray(h[::-1, ::-1]))
+        except np.linalg.LinAlgError:
+            raise _not_positive_definite(damp) from None
+        self.u = np.ascontiguousarray(inverse[::-1, ::-1])
+        self.block_size = block_size
+
+    def diagonal_block(self, i1: int, i2: int) -> np.ndarray:
+        return self.u[i1:i2, i1:i2]
+
+    def start(self, outputs: int):
+        return None
+
+    def earlier(self, state, i1: int, i2: int, err: np.ndarray) -> np.ndarray:
+        """Σ over columns i < i1 of err_i·U[i, i1:i2], per column of the block ``[b, O]``."""
+        return self.u[:i1, i1:i2].T @ err[:i1]
+
+    def finish_block(self, state, i1: int, i2: int, e: np.ndarray):
+        return state
+
+
+class LowRankFactor:
+    """U of (D + ZZᵀ)⁻¹ = UᵀU, with D = λI (+1 on dead inputs) and Z = Xᵀ/√n of rank n below
+    the fan-in, never formed. By Woodbury the inverse is D⁻¹ − YYᵀ with Y = D⁻¹Z·L_C⁻ᵀ and
+    C = I + ZᵀD⁻¹Z = L_C·L_Cᵀ. Its Cholesky factor, taken a block B of columns at a time with
+    the trailing Schur complement kept as D⁻¹ − Y·M·Yᵀ (M n×n, I at first), has the diagonal
+    block R_BB from A_BB = D⁻¹_B − P·Y_Bᵀ (P = Y_B·M) and the rows right of it G_B·Yᵀ with
+    G_B = −R_BB⁻ᵀ·P; then M += G_BᵀG_B. So U[B, later] is G_B·Y_laterᵀ: the sweep pushes a
+    block's errors into S = Σ G_Bᵀ·E_B (n×O) and a later block reads Y_B·S. O(fan_in·n²)
+    instead of O(fan_in³).
     """
-    n = len(lower)
+
+    def __init__(self, gram: Gram, damp: float, block_size: int = 128):
+        diag, self.dead, lam = _damped_diagonal(gram, damp)
+        x = gram.x
+        n, k = x.shape
+        d = np.where(self.dead, 1.0, 0.0) + lam
+        if not (d > 0).all():
+            raise _not_positive_definite(damp)
+        z = x.T / np.sqrt(n)  # [K, n]
+        dz = z / d[:, None]
+        c = z.T @ dz
+        c[np.diag_indices_from(c)] += 1.0
+        try:
+            y = dz @ np.linalg.inv(np.linalg.cholesky(c)).T
+        except np.linalg.LinAlgError:
+            raise _not_positive_definite(damp) from None
+        self.y = y
+        self.block_size = block_size
+        self.blocks: list[np.ndarray] = []
+        self.generators: list[np.ndarray] = []
+        m = np.eye(n)
+        for i1 in range(0, k, block_size):
+            yb = y[i1 : i1 + block_size]
+            p = yb @ m
+            a = -(p @ yb.T)
+            a[np.diag_indices_from(a)] += 1.0 / d[i1 : i1 + block_size]
+            try:
+                lower = np.linalg.cholesky(a)
+            except np.linalg.LinAlgError:
+                raise _not_positive_definite(damp) from None
+            g = -(np.linalg.inv(lower) @ p)
+            m += g.T @ g
+            self.blocks.append(np.ascontiguousarray(lower.T))
+            self.generators.append(g)
+
+    def diagonal_block(self, i1: int, i2: int) -> np.ndarray:
+        return self.blocks[i1 // self.block_size]
+
+    def start(self, outputs: int) -> np.ndarray:
+        return np.zeros((self.y.shape[1], outputs))
+
+    def earlier(self, state, i1: int, i2: int, err: np.ndarray) -> np.ndarray:
+        return self.y[i1:i2] @ state
+
+    def finish_block(self, state, i1: int, i2: int, e: np.ndarray) -> np.ndarray:
+        state += self.generators[i1 // self.block_size].T @ e
+        return state
+
+
+def inverse_factor(gram: Gram, damp: float, block_size: int = 128):
+    """The sweep's factor of the damped inverse Hessian: implicit when the calibration set has
+    at most half as many samples as the layer has inputs (then it is far cheaper), else dense."""
+    if gram.low_rank and 2 * gram.x.shape[0] <= gram.x.shape[1]:
+        return LowRankFactor(gram, damp, block_size)
+    return DenseFactor(gram, damp, block_size)
+
+
+def _inverse_cholesky_factor(a: np.ndarray, block: int = 256) -> np.ndarray:
+    """L⁻¹ for the lower Cholesky factor L of a positive definite ``a``, by 2×2 block recursion
+    (matrix products only, L itself is never formed): for a = [[A, Bᵀ], [B, C]], S = B·L_A⁻ᵀ and
+    the Schur complement C − S·Sᵀ = L_C·L_Cᵀ give L⁻¹ = [[L_A⁻¹, 0], [−L_C⁻¹·S·L_A⁻¹, L_C⁻¹]]."""
+    n = len(a)
     if n <= block:
-        return np.linalg.inv(lower)
+        return np.linalg.inv(np.linalg.cholesky(a))
     k = n // 2
-    a_inv = _lower_inverse(lower[:k, :k], block)
-    c_inv = _lower_inverse(lower[k:, k:], block)
-    out = np.zeros_like(lower)
+    a_inv = _inverse_cholesky_factor(a[:k, :k], block)
+    s = a[k:, :k] @ a_inv.T
+    c_inv = _inverse_cholesky_factor(a[k:, k:] - s @ s.T, block)
+    out = np.zeros_like(a)
     out[:k, :k] = a_inv
     out[k:, k:] = c_inv
-    out[k:, :k] = -(c_inv @ (lower[k:, :k] @ a_inv))
+    out[k:, :k] = -(c_inv @ (s @ a_inv))
     return out
 
 
-def _round_to_grid(col: np.ndarray, a_pos: np.ndarray, a_neg: np.ndarray) -> np.ndarray:
-    """Nearest point of each channel's grid {−α⁻, 0, α⁺} (ties go to 0); int8 pattern."""
-    up = (a_pos > 0) & (col > a_pos / 2)
-    down = (a_neg > 0) & (col < -a_neg / 2)
-    return up.astype(np.int8) - down.astype(np.int8)
-
-
-def gptq_pattern(w, u, dead, a_pos, a_neg, block_size: int = 128, keep: float | None = None):
+def gptq_pattern(w, factor, a_pos, a_neg, keep: float | None = None):
     """GPTQ column sweep: round column i, push its error onto columns > i via U's row i.
 
-    ``u`` is the upper Cholesky factor of the damped inverse Hessian; inside a block the update is
-    applied eagerly, past the block lazily in one matrix product (the GPTQ "lazy batch" trick).
-    With ``keep`` (fraction of non-zeros), each block first fixes its support SparseGPT-style: per
-    row the entries of largest saliency w²/U_ii², as many as make the running count
-    round(keep·columns so far); the supported entries then round to ±α, the rest to 0.
+    ``factor`` is the upper Cholesky factor U of the damped inverse Hessian (`inverse_factor`),
+    its blocks as wide as the sweep's. The errors reach a column
+    when its turn comes: a block of columns first takes those of every earlier block in one
+    matrix product (the GPTQ "lazy batch" trick, left-looking), then each column those of the
+    block's earlier columns. Columns are held as rows, so each is contiguous. With ``keep``
+    (fraction of non-zeros), each block first fixes its support SparseGPT-style: per row the
+    entries of largest saliency w²/U_ii², as many as make the running count round(keep·columns so
+    far); the supported entries then round to ±α, the rest to 0. Ties round to 0.
     """
-    w = np.array(w, np.float64)
-    w[:, dead] = 0.0
-    o, n = w.shape
-    t = np.zeros((o, n), dtype=np.int8)
+    wt = np.array(np.asarray(w, np.float64).T)  # [fan_in, O]: column i is row i
+    dead, block_size = factor.dead, factor.block_size
+    wt[dead] = 0.0
+    n, o = wt.shape
+    tt = np.zeros((n, o), dtype=np.int8)
+    err = np.zeros((n, o))  # row i: column i's rounding error over U_ii
     ap, an = a_pos.astype(np.float64), a_neg.astype(np.float64)
+    up_at = np.where(ap > 0, ap / 2, np.inf)  # round up above α⁺/2, down below −α⁻/2
+    down_at = np.where(an > 0, -an / 2, -np.inf)
+    state = factor.start(o)
     for i1 in range(0, n, block_size):
         i2 = min(i1 + block_size, n)
-        blk = w[:, i1:i2].copy()
-        err = np.zeros_like(blk)
+        ub = factor.diagonal_block(i1, i2)
+        blk = wt[i1:i2] - factor.earlier(state, i1, i2, err) if i1 else wt[i1:i2]
+        e = err[i1:i2]
         support = None
         if keep is not None:
             count = int(np.rint(keep * i2)) - int(np.rint(keep * i1))
-            saliency = (blk / np.diag(u)[None, i1:i2]) ** 2
-            support = top_k_mask(saliency, np.full(o, count))
-        for i in range(i2 - i1):
-            col = blk[:, i]
+            saliency = (blk / np.diag(ub)[:, None]) ** 2
+            support = top_k_mask(saliency.T, np.full(o, count)).T
+        for j in range(i2 - i1):
+            col = blk[j] - ub[:j, j] @ e[:j] if j else blk[0]
             if support is None:
-                ti = _round_to_grid(col, ap, an)
+                up, down = col > up_at, col < down_at
             else:
-                ti = (np.sign(col) * support[:, i]).astype(np.int8)
-            q = np.where(ti > 0, ap, 0.0) - np.where(ti < 0, an, 0.0)
-            e = (col - q) / u[i1 + i, i1 + i]
-            blk[:, i + 1 :] -= np.outer(e, u[i1 + i, i1 + i + 1 : i2])
-            t[:, i1 + i] = ti
-            err[:, i] = e
-        w[:, i2:] -= err @ u[i1:i2, i2:]
-    t[:, dead] = 0
-    return t
+                up, down = support[j] & (col > 0), support[j] & (col < 0)
+            tt[i1 + j] = up.astype(np.int8) - down
+            e[j] = (col - (np.where(up, ap, 0.0) - np.where(down, an, 0.0))) / ub[j, j]
+        state = factor.finish_block(state, i1, i2, e)
+    tt[dead] = 0
+    return np.ascontiguousarray(tt.T)
 
 
 def gptq_ternarize(
@@ -221,12 +365,12 @@ def gptq_ternarize(
     target: every channel ends with round((1 − sparsity)·fan_in) non-zeros or fewer.
     """
     w = check_matrix(weight)
-    h = hessian(x, w.shape[1])
+    h = Gram.of(x, w.shape[1])
     if not damp >= 0 or int(block_size) < 1:
         raise ValueError(
             f"need damp ≥ 0 and block_size ≥ 1, got damp={damp}, block_size={block_size}"
         )
-    u, dead = _inverse_cholesky(h, damp)
+    factor = inverse_factor(h, damp, int(block_size))
     keep = None
     if rule == "sparsity":
         if rule_options.get("scope", "channel") != "channel":
@@ -239,7 +383,7 @@ def gptq_ternarize(
     def fit(residual: np.ndarray):
         t0 = ternary_pattern(residual, rule, asymmetric=asymmetric, **rule_options)
         a0p, a0n = fit_scales(residual, t0, asymmetric)
-        t = gptq_pattern(residual, u, dead, a0p, a0n, block_size, keep)
+        t = gptq_pattern(residual, factor, a0p, a0n, keep)
         if refit:
             t, ap, an, err = output_optimal_scales(residual, t, h, asymmetric)
         else:
@@ -274,7 +418,7 @@ def output_search_ternarize(
     ``sparsity`` the support size is fixed at round((1 − s)·fan_in) and only the scales are fitted.
     """
     w = check_matrix(weight)
-    h = hessian(x, w.shape[1])
+    h = Gram.of(x, w.shape[1])
     n = w.shape[1]
     if sparsity is not None:
         if not 0.0 <= sparsity <= 1.0:

@@ -121,33 +121,38 @@ def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return (total / np.maximum(count, 1)).astype(np.float32)
 
 
-def top_k_mask(magnitude: np.ndarray, k: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
-    """Mask of the ``k[o]`` largest entries of each row (ties broken by position, deterministic).
+def top_k_mask(magnitude: np.ndarray, k: np.ndarray, srt: np.ndarray | None = None) -> np.ndarray:
+    """Mask of the ``k[o]`` largest entries of each row (ties broken by position, deterministic):
+    the entries above the row's k-th largest value, then the first ones equal to it.
 
-    ``order``: the rows' `descending_order`, when the caller has it already."""
-    if order is None:
-        order = descending_order(magnitude)
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(magnitude.shape[1])[None, :], axis=1)
-    return rank < np.asarray(k)[:, None]
+    ``srt``: the rows sorted in descending order (`descending`), when the caller has them."""
+    if srt is None:
+        srt = descending(magnitude)
+    k = np.asarray(k)
+    n = magnitude.shape[1]
+    if n == 0:
+        return np.zeros(magnitude.shape, bool)
+    kth = np.take_along_axis(srt, (np.clip(k, 1, n) - 1)[:, None], axis=1)
+    above = magnitude > kth
+    tie = magnitude == kth
+    room = k[:, None] - above.sum(axis=1, keepdims=True)
+    return (above | (tie & (np.cumsum(tie, axis=1) <= room))) & (k[:, None] > 0)
 
 
-def descending_order(magnitude: np.ndarray) -> np.ndarray:
-    """Per row, the indices of the entries from largest to smallest (ties by position)."""
-    return np.argsort(-magnitude, axis=1, kind="stable")
+def descending(magnitude: np.ndarray) -> np.ndarray:
+    """Each row's values from largest to smallest."""
+    return -np.sort(-magnitude, axis=1)
 
 
-def l2_optimal_count(magnitude: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+def l2_optimal_count(magnitude: np.ndarray, srt: np.ndarray | None = None) -> np.ndarray:
     """Per row, the support size k minimising ||m − α·[top-k]||² with the optimal α.
 
     With the k largest magnitudes kept and α their mean, the error is ||m||² − (Σ top-k)²/k, so the
     best k maximises (Σ top-k)²/k; one sort and one cumsum cover every k at once. Rows with no
-    positive entry get k = 0. ``order``: the rows' `descending_order`, when known.
+    positive entry get k = 0. ``srt``: the rows sorted in descending order, when known.
     """
-    if order is None:
-        srt = -np.sort(-magnitude, axis=1)
-    else:
-        srt = np.take_along_axis(magnitude, order, axis=1)
+    if srt is None:
+        srt = descending(magnitude)
     csum = np.cumsum(srt, axis=1)
     score = csum**2 / np.arange(1, magnitude.shape[1] + 1)[None, :]
     k = np.argmax(score, axis=1) + 1
@@ -164,8 +169,8 @@ def support_twn(w: np.ndarray, factor: float = 0.7) -> np.ndarray:
 def support_l2(w: np.ndarray) -> np.ndarray:
     """Exact L2-optimal support per channel (see :func:`l2_optimal_count`)."""
     a = np.abs(w)
-    order = descending_order(a)  # one sort serves both the count and the mask
-    return top_k_mask(a, l2_optimal_count(a, order), order)
+    srt = descending(a)  # one sort serves both the count and the mask
+    return top_k_mask(a, l2_optimal_count(a, srt), srt)
 
 
 def support_sparsity(w: np.ndarray, sparsity: float, scope: str = "channel") -> np.ndarray:

@@ -167,3 +167,26 @@ def test_gptq_meets_sparsity_target_and_beats_weight_only(sparsity, zoo):
             assert err.sum() < 0.85 * weight_only.sum()
     with pytest.raises(ValueError, match="per-channel sparsity scope"):
         gptq_ternarize(w, x, rule="sparsity", scope="tensor")
+
+
+@pytest.mark.parametrize("n, fan_in, block", [(40, 300, 32), (64, 200, 128), (30, 97, 16)])
+def test_low_rank_inverse_factor_equals_the_dense_one(n, fan_in, block):
+    """Fewer samples than inputs: the implicit factor (Woodbury, block generators) is the
+    dense upper Cholesky factor of (H + λI)⁻¹, and the sweep rounds the same way with both."""
+    from imcc.compiler.precision.numerics.gptq import DenseFactor, Gram, LowRankFactor, gptq_pattern
+
+    x = correlated_inputs(n, fan_in, 7).astype(np.float64)
+    x[:, 3] = 0  # a dead input
+    gram = Gram.of(x)
+    dense, low = DenseFactor(gram, 0.1, block), LowRankFactor(gram, 0.1, block)
+    scale = np.abs(dense.u).max()
+    for i1 in range(0, fan_in, block):
+        i2 = min(i1 + block, fan_in)
+        np.testing.assert_allclose(
+            low.diagonal_block(i1, i2), dense.diagonal_block(i1, i2), atol=1e-11 * scale
+        )
+        right = low.generators[i1 // block] @ low.y[i2:].T
+        np.testing.assert_allclose(right, dense.u[i1:i2, i2:], atol=1e-11 * scale)
+    w = np.random.default_rng(8).normal(size=(25, fan_in))
+    a = np.abs(w).mean(axis=1)
+    np.testing.assert_array_equal(gptq_pattern(w, low, a, a), gptq_pattern(w, dense, a, a))

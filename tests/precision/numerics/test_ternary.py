@@ -225,3 +225,18 @@ def test_ternary_roundtrip_for_any_scale(seed, exponent, asymmetric):
     for rule in ("twn", "l2"):
         tern = ternarize_planes(w, 2, rule, asymmetric=asymmetric)
         assert tern.exact.all() and tern.dequantize().tobytes() == w.tobytes()
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), rows=st.integers(1, 6), cols=st.integers(1, 12))
+def test_top_k_mask_is_the_stable_sort_definition(seed, rows, cols):
+    """The k largest per row, ties going to the earlier position (as a stable sort ranks them)."""
+    from imcc.compiler.precision.numerics.ternary import top_k_mask
+
+    rng = np.random.default_rng(seed)
+    m = rng.integers(0, 3, size=(rows, cols)).astype(float)  # many ties
+    k = rng.integers(0, cols + 1, size=rows)
+    order = np.argsort(-m, axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(cols)[None, :], axis=1)
+    np.testing.assert_array_equal(top_k_mask(m, k), rank < k[:, None])
