@@ -9,9 +9,12 @@ import sys
 import traceback
 from collections.abc import Callable
 
+from .. import allocator
+
 
 def guarded(prog: str, body: Callable[[], int]) -> int:
     """Run a tool's body (which reports user errors itself) and return its exit code."""
+    allocator.tune()
     try:
         return body()
     except KeyboardInterrupt:
