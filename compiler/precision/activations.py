@@ -30,6 +30,7 @@ from .numerics.crossbar import (
     calibrate_shift_exact,
     crossbar_matmul,
     ideal_matmul,
+    spread,
     tile_sums,
 )
 from .numerics.metrics import relative_error
@@ -123,9 +124,7 @@ def calibration_codes(conv: Operation, x: np.ndarray) -> tuple[np.ndarray, int]:
 
 def adc_shifts(w: CrossbarWeights, codes_rows: np.ndarray, rows: int, spec: ActSpec) -> np.ndarray:
     """int64 ``[P, S, T, G]``: per plane, sign, row tile and column group, the ADC shift."""
-    m = codes_rows.shape[0]
-    if m > ADC_SAMPLE_ROWS:
-        codes_rows = codes_rows[np.linspace(0, m - 1, ADC_SAMPLE_ROWS).astype(np.int64)]
+    codes_rows = codes_rows[spread(codes_rows.shape[0], ADC_SAMPLE_ROWS)]
     cells = w.column_cells()
     p, s = cells.shape[:2]
     t = -(-w.fan_in // rows)
@@ -180,9 +179,8 @@ def convert_layer(op: CrossbarLayerOp, x, spec: ActSpec) -> list[Operation]:
     layer = as_layer(op)
     conv, codes, scale, attrs = input_ops(op, op.operands[0], x, spec)
     cal_codes, zp = calibration_codes(conv, x)
-    attrs.update(
-        adc_attrs(op.crossbar_weights(), layer.rows(cal_codes, zp), op.readout().rows, spec)
-    )
+    sample = layer.rows(cal_codes, zp, spread(layer.row_count(cal_codes), ADC_SAMPLE_ROWS))
+    attrs.update(adc_attrs(op.crossbar_weights(), sample, op.readout().rows, spec))
     new = quantized_layer(op, codes, scale, attrs)
     set_float(new, "quant.act_error", act_error(op, new, conv, x))
     replace_layer(op, [conv, new])
@@ -193,8 +191,7 @@ def act_error(old: CrossbarLayerOp, new: CrossbarLayerOp, conv: Operation, x) ->
     """Relative error the DAC/ADC conversion adds to the layer's output on input ``x``,
     estimated on at most :data:`ACT_ERROR_ROWS` crossbar input vectors."""
     layer = as_layer(old)
-    rows = layer.rows(x)
-    rows = rows[np.linspace(0, len(rows) - 1, min(len(rows), ACT_ERROR_ROWS)).astype(np.int64)]
+    rows = layer.rows(x, index=spread(layer.row_count(x), ACT_ERROR_ROWS))
     w, bias = old.crossbar_weights(), old.bias()
     if isinstance(conv, DynamicQuantizeOp):
         codes, scale = dynamic_codes(rows, conv.get_attr("bits"))

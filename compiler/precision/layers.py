@@ -23,7 +23,14 @@ from ..ir.core import Operation, Value
 from ..ir.diagnostics import NameLoc
 from ..ir.rewriter import constant_value, is_trivially_dead
 from ..ir.types import NoneType, RankedTensorType, f32
-from .numerics.crossbar import CrossbarWeights, conv_matrix, gather_rows, im2col
+from .numerics.crossbar import (
+    CrossbarWeights,
+    conv_matrix,
+    conv_output_size,
+    gather_rows,
+    im2col,
+    im2col_rows,
+)
 
 #: The float crossbar layers before quantization: a product with a constant weight, a convolution.
 FLOAT_LINEAR = nn.LinearOp
@@ -54,15 +61,32 @@ class Layer:
         """(out channels, fan-in)."""
         return tuple(int(d) for d in self.weight.shape)
 
-    def rows(self, x: np.ndarray, pad_value=0) -> np.ndarray:
-        """The crossbar input rows ``[M, K]`` for an input tensor of this layer."""
+    def rows(self, x: np.ndarray, pad_value=0, index: np.ndarray | None = None) -> np.ndarray:
+        """The crossbar input rows ``[M, K]`` for an input tensor of this layer (only rows
+        ``index`` when given)."""
         if self.kind == "conv":
             g = self.geometry
-            rows, _ = im2col(
-                x, g["kernel_shape"], g["strides"], g["pads"], g["dilations"], pad_value
-            )
-            return rows
-        return x.reshape(-1, x.shape[-1])
+            geometry = (g["kernel_shape"], g["strides"], g["pads"], g["dilations"], pad_value)
+            if index is not None:
+                return im2col_rows(x, index, *geometry)
+            return im2col(x, *geometry)[0]
+        rows = x.reshape(-1, x.shape[-1])
+        return rows if index is None else rows[index]
+
+    def row_count(self, x: np.ndarray) -> int:
+        """M, the number of crossbar input rows of input ``x``."""
+        if self.kind != "conv":
+            return int(np.prod(x.shape[:-1]))
+        g = self.geometry
+        (kh, kw), (sh, sw), (top, left, bottom, right) = (
+            g["kernel_shape"],
+            g["strides"],
+            g["pads"],
+        )
+        dh, dw = g["dilations"]
+        ho = conv_output_size(x.shape[2], kh, sh, top, bottom, dh)
+        wo = conv_output_size(x.shape[3], kw, sw, left, right, dw)
+        return x.shape[0] * ho * wo
 
     def tile_rows(self, array_rows: int) -> int:
         """The layer's row-tile height on arrays of ``array_rows`` rows: a convolution's tiles

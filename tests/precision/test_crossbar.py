@@ -140,3 +140,24 @@ def test_int4_layers_over_several_tiles_match_the_reference(seed, bits, max_shif
     )
     got = crossbar_matmul(codes, 0.02, 0, w, readout, None)
     np.testing.assert_array_equal(got, reference_layer(codes, 0.02, 0, w, readout, None))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    kernel=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    strides=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    dilations=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    pads=st.tuples(*[st.integers(0, 2)] * 4),
+)
+def test_im2col_rows_are_the_rows_of_im2col(seed, kernel, strides, dilations, pads):
+    """Sampling rows without building the rest gives the same rows (same order, padding)."""
+    from imcc.compiler.precision.numerics.crossbar import im2col_rows, spread
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-9, 9, size=(2, 3, 7, 6)).astype(np.int16)
+    full, _ = im2col(x, kernel, strides, pads, dilations, 5)
+    index = spread(len(full), 7)
+    np.testing.assert_array_equal(
+        im2col_rows(x, index, kernel, strides, pads, dilations, 5), full[index]
+    )

@@ -21,6 +21,7 @@ program reproduces it bit for bit. With float inputs the layer is the ideal anal
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,6 +175,29 @@ def group_index(columns: int, group: int) -> np.ndarray:
     return np.arange(columns) // max(int(group), 1)
 
 
+#: Arrays derived from a layer's read-only cells (IR attributes), for its next calibration chunks:
+#: the interpreter runs one layer on every chunk in a row, so the last few suffice.
+_DERIVED: OrderedDict = OrderedDict()
+_DERIVED_SIZE = 4
+
+
+def _derived(w: CrossbarWeights, kind: str, make):
+    """``make()``, remembered while ``w``'s arrays are the same read-only objects."""
+    parts = (w.cells, w.scale, w.scale_neg)
+    if any(isinstance(a, np.ndarray) and a.flags.writeable for a in parts):
+        return make()
+    key = (kind, *map(id, parts))
+    hit = _DERIVED.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], parts)):
+        _DERIVED.move_to_end(key)
+        return hit[1]
+    value = make()
+    _DERIVED[key] = (parts, value)
+    while len(_DERIVED) > _DERIVED_SIZE:
+        _DERIVED.popitem(last=False)
+    return value
+
+
 def column_matrix(w: CrossbarWeights) -> np.ndarray:
     """int8 ``[K, P·S·O]``: the cells of every column, plane-major (the accumulator's order)."""
     cells = w.column_cells()
@@ -226,14 +250,14 @@ def _float32_tiles(codes, w: CrossbarWeights, readout: Readout, shifts):
     if codes.size == 0 or rows.size == 0 or codes.dtype.kind not in "iu":
         return None
     codes_max = max(-int(codes.min()), int(codes.max()))
-    cells_max = max(-int(rows.min()), int(rows.max()))
+    cells_max = _derived(w, "cells_max", lambda: max(-int(rows.min()), int(rows.max())))
     if _exact_dtype(codes_max, cells_max, min(readout.rows, w.fan_in)) is not np.float32:
         return None
     if shifts is not None and not nx.adc_f32_ok(int(shifts.max(initial=0)), readout.bits):
         return None
     if shifts is not None and int(shifts.min(initial=0)) < 0:
         return None
-    return codes.astype(np.float32), rows.astype(np.float32).T
+    return codes.astype(np.float32), _derived(w, "cells32", lambda: rows.astype(np.float32).T)
 
 
 @dataclass(frozen=True)
@@ -311,7 +335,7 @@ def crossbar_params(w: CrossbarWeights, input_scale, zero_point: int, bias, out=
         w.planes * w.signs,
         None if dynamic else float(np.float32(input_scale)),
         zero_point,
-        _column_rows(w).sum(axis=1, dtype=np.int64),
+        _derived(w, "sums", lambda: _column_rows(w).sum(axis=1, dtype=np.int64)),
         bias,
         out,
     )
@@ -340,7 +364,7 @@ def crossbar_matmul(
 
 def ideal_matmul(x: np.ndarray, w: CrossbarWeights, bias: np.ndarray | None = None) -> np.ndarray:
     """The ideal analog layer on float inputs ``[M, K]``: ``x @ Ŵᵀ + b`` in float32."""
-    y = np.asarray(x, np.float32) @ w.dense().T
+    y = np.asarray(x, np.float32) @ _derived(w, "dense", w.dense).T
     if bias is not None:
         y = y + np.asarray(bias, np.float32)
     return y.astype(np.float32)
@@ -379,6 +403,41 @@ def im2col(
     # (N, Ho, Wo, kh, kw, C): the fan-in in kernel row, kernel column, channel order
     rows = win.transpose(0, 2, 3, 4, 5, 1).reshape(n * ho * wo, kh * kw * c)
     return rows, (ho, wo)
+
+
+def im2col_rows(
+    x: np.ndarray,
+    index: np.ndarray,
+    kernel: tuple[int, int],
+    strides: tuple[int, int] = (1, 1),
+    pads: tuple[int, int, int, int] = (0, 0, 0, 0),
+    dilations: tuple[int, int] = (1, 1),
+    pad_value=0,
+) -> np.ndarray:
+    """Rows ``index`` of :func:`im2col`'s result, gathered without building the others."""
+    n, c, h, w = x.shape
+    kh, kw = kernel
+    top, left, bottom, right = pads
+    ho = conv_output_size(h, kh, strides[0], top, bottom, dilations[0])
+    wo = conv_output_size(w, kw, strides[1], left, right, dilations[1])
+    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=pad_value)
+    index = np.asarray(index, np.int64)
+    image, pos = np.divmod(index, ho * wo)
+    oy, ox = np.divmod(pos, wo)
+    ys = oy[:, None] * strides[0] + np.arange(kh) * dilations[0]  # [m, kh]
+    xs = ox[:, None] * strides[1] + np.arange(kw) * dilations[1]  # [m, kw]
+    patch = xp[
+        image[:, None, None, None],
+        np.arange(c)[None, None, None, :],
+        ys[:, :, None, None],
+        xs[:, None, :, None],
+    ]  # [m, kh, kw, C]
+    return patch.reshape(len(index), kh * kw * c)
+
+
+def spread(count: int, at_most: int) -> np.ndarray:
+    """``at_most`` evenly spaced indices of ``count`` rows (all of them when there are fewer)."""
+    return np.linspace(0, count - 1, min(count, at_most)).astype(np.int64)
 
 
 def conv_matrix(weight: np.ndarray) -> np.ndarray:

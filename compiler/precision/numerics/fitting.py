@@ -152,8 +152,8 @@ def _target_aware(w, x_q, x_ref, exact) -> np.ndarray:
 
 def _corrected_bias(w, w_hat, bias, x_q, x_ref, exact) -> np.ndarray | None:
     """b' = b + E[X_ref]·Wᵀ − E[X_q]·Ŵᵀ: the float model's mean output is kept."""
-    delta = x_ref.astype(np.float64).mean(axis=0) @ w.T.astype(np.float64)
-    delta -= x_q.astype(np.float64).mean(axis=0) @ w_hat.T.astype(np.float64)
+    delta = x_ref.mean(axis=0, dtype=np.float64) @ w.T.astype(np.float64)
+    delta -= x_q.mean(axis=0, dtype=np.float64) @ w_hat.T.astype(np.float64)
     delta = np.where(exact, 0.0, delta)
     if not delta.any():
         return bias

@@ -57,7 +57,9 @@ class Gram:
     def of(cls, x: np.ndarray, fan_in: int | None = None) -> Gram:
         x = check_matrix(x, "calibration inputs")
         if fan_in is not None and x.shape[1] != fan_in:
-            raise ValueError(f"calibration inputs have {x.shape[1]} features, the layer has {fan_in}")
+            raise ValueError(
+                f"calibration inputs have {x.shape[1]} features, the layer has {fan_in}"
+            )
         return cls(None, x)
 
     @property
