@@ -31,8 +31,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import imcc
-
 REPO = Path(__file__).resolve().parents[1]
 TARGET_SECONDS, GOAL_SECONDS, TARGET_MEMORY = 10.0, 2.0, 3.0
 
