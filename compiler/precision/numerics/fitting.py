@@ -133,21 +133,23 @@ def _target_aware(w, x_q, x_ref, exact) -> np.ndarray:
     if x_ref is None or x_ref is x_q or np.array_equal(x_ref, x_q):
         return w
     xq = x_q.astype(np.float64)
-    w64 = w.astype(np.float64)
     n, k = xq.shape
     lam = TARGET_DAMP * max(float(np.einsum("ij,ij->", xq, xq)) / k, 1e-12)  # mean diag XᵀX
     # With D = X_ref − X_q the normal equations give W*ᵀ = Wᵀ + (λI + XᵀX)⁻¹·Xᵀ·D·Wᵀ, and
-    # (λI + XᵀX)⁻¹Xᵀ = Xᵀ(λI + XXᵀ)⁻¹: with fewer samples than inputs, an n×n solve.
-    dw = (x_ref.astype(np.float64) - xq) @ w64.T  # [n, O]
+    # (λI + XᵀX)⁻¹Xᵀ = Xᵀ(λI + XXᵀ)⁻¹: with fewer samples than inputs, an n×n solve. The
+    # correction is small next to W: its products with the float32 data run in float32.
+    x32 = np.asarray(x_q, np.float32)
+    dw = (np.asarray(x_ref, np.float32) - x32) @ np.asarray(w, np.float32).T  # [n, O]
     if n < k:
         small = xq @ xq.T
         small[np.diag_indices_from(small)] += lam
-        w_star = w64.T + xq.T @ np.linalg.solve(small, dw)
+        step = x32.T @ np.linalg.solve(small, dw).astype(np.float32)
     else:
         h = xq.T @ xq
         h[np.diag_indices_from(h)] += lam
-        w_star = w64.T + np.linalg.solve(h, xq.T @ dw)
-    return np.where(exact[:, None], w, w_star.T.astype(np.float32))
+        step = np.linalg.solve(h, xq.T @ dw)
+    w_star = np.asarray(w, np.float64) + step.T
+    return np.where(exact[:, None], w, w_star.astype(np.float32))
 
 
 def _corrected_bias(w, w_hat, bias, x_q, x_ref, exact) -> np.ndarray | None:

@@ -43,7 +43,8 @@ class Gram:
 
     With fewer samples than inputs (512 tokens into a 4096-wide layer) H has rank n at most and
     the forms go through X: (a·Xᵀ)·(b·Xᵀ)ᵀ/n costs n·fan_in per row instead of fan_in², and H
-    itself is never formed.
+    itself is never formed. The images a·Xᵀ are float32 products (X comes as float32 data), the
+    forms float64 sums of them.
     """
 
     def __init__(self, h: np.ndarray | None = None, x: np.ndarray | None = None):
@@ -51,7 +52,9 @@ class Gram:
         self.x = None if x is None else np.asarray(x, np.float64)
         n, k = (0, 0) if x is None else self.x.shape
         self.low_rank = 0 < n < k
-        self._xt = np.ascontiguousarray(self.x.T) / np.sqrt(n) if self.low_rank else None
+        self._xt = (
+            np.ascontiguousarray(self.x.T / np.sqrt(n), np.float32) if self.low_rank else None
+        )
 
     @classmethod
     def of(cls, x: np.ndarray, fan_in: int | None = None) -> Gram:
@@ -76,10 +79,10 @@ class Gram:
 
     def sides(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(left, right) images of rows ``a``: aᵢᵀ·H·bᵢ = Σ left(a)ᵢ · right(b)ᵢ."""
-        a = np.asarray(a, np.float64)
         if self._xt is not None:
-            image = a @ self._xt
+            image = np.asarray(a, np.float32) @ self._xt
             return image, image
+        a = np.asarray(a, np.float64)
         return a @ self.h, a
 
 
@@ -88,7 +91,7 @@ def _gram(h) -> Gram:
 
 
 def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.einsum("ij,ij->i", a, b)
+    return np.einsum("ij,ij->i", a, b, dtype=np.float64)
 
 
 def output_error(w: np.ndarray, w_hat: np.ndarray, h) -> np.ndarray:
