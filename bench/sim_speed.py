@@ -378,6 +378,7 @@ def environment() -> str:
 
 def main(argv=None) -> int:
     """Run the benchmark and print the tables."""
+    imcc.tune_allocator()  # as the command-line tools do at start
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=list(WORKLOADS), help="workloads")
     parser.add_argument("--repeat", type=int, default=21, help="timed rounds (median)")

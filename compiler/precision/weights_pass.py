@@ -42,12 +42,13 @@ def quantize_weights_with(
     layers = float_layers(module)
     chosen = {id(ly.op): (ly, policy(i, len(layers))) for i, ly in enumerate(layers)}
     chosen = {k: v for k, v in chosen.items() if v[1] is not None}
+    del layers  # `chosen` alone holds the layers (and their weight matrices) until replaced
     if not chosen:
         return None
     was_float = is_float_model(module)
 
     def callback(op: Operation, ref_ins, q_ins, run) -> list[Operation]:
-        layer, spec = chosen[id(op)]
+        layer, spec = chosen.pop(id(op))  # its float weight matrix goes once it is replaced
         x_q = layer.rows(run.samples(q_ins[0]))
         if ref_ins[0] is q_ins[0] or ref_ins[0] is None:
             # Nothing quantized upstream yet (or no float stream): the inputs coincide.
