@@ -45,8 +45,8 @@ from ..ir.types import RankedTensorType, f32, i8
 from ..ir.types import none as none_type
 from ..pm import Pass, PassFailure, register_pass
 from ..precision.calibration import calibration_for
-from ..precision.numerics.adc import ADC_CRITERIA, calibrate_adc_shift
-from ..precision.numerics.crossbar import calibrate_shift_exact
+from ..precision.numerics.adc import ADC_CRITERIA
+from ..precision.numerics.crossbar import calibrate_shift
 from ..precision.runner import run_streams
 
 PLACEMENTS = ("auto", "dynamic-arrays", "cores")
@@ -196,15 +196,7 @@ class _Splitter:
             sums = np.concatenate(
                 [s for ac, bc in zip(a, bt) for s in dynamic_tile_sums(ac, bc, self.rows)]
             )
-            if self.criterion == "mse":  # the same shift, found in float64 (sums are exact there)
-                shift = calibrate_shift_exact(
-                    sums.astype(np.float64), self.adc_bits, sums.shape[1]
-                )[0]
-            else:
-                single = np.zeros(sums.shape[1], dtype=np.int64)
-                shift = calibrate_adc_shift(
-                    sums, self.adc_bits, criterion=self.criterion, groups=single
-                )[0]
+            shift = calibrate_shift(sums, self.adc_bits, self.criterion, sums.shape[1])[0]
             product.attributes["adc_shift"] = IntegerAttr(int(min(shift, 31)))
 
 

@@ -24,10 +24,9 @@ from ..ir.core import Operation, Value
 from ..ir.types import NoneType, RankedTensorType, f32, i8, ui8
 from .layers import as_layer, replace_layer
 from .numerics.actquant import calibrate_scale
-from .numerics.adc import calibrate_adc_shift
 from .numerics.crossbar import (
     CrossbarWeights,
-    calibrate_shift_exact,
+    calibrate_shift,
     crossbar_matmul,
     ideal_matmul,
     spread,
@@ -124,7 +123,8 @@ def calibration_codes(conv: Operation, x: np.ndarray) -> tuple[np.ndarray, int]:
 
 def adc_shifts(w: CrossbarWeights, codes_rows: np.ndarray, rows: int, spec: ActSpec) -> np.ndarray:
     """int64 ``[P, S, T, G]``: per plane, sign, row tile and column group, the ADC shift."""
-    codes_rows = codes_rows[spread(codes_rows.shape[0], ADC_SAMPLE_ROWS)]
+    if codes_rows.shape[0] > ADC_SAMPLE_ROWS:
+        codes_rows = codes_rows[spread(codes_rows.shape[0], ADC_SAMPLE_ROWS)]
     cells = w.column_cells()
     p, s = cells.shape[:2]
     t = -(-w.fan_in // rows)
@@ -138,12 +138,7 @@ def adc_shifts(w: CrossbarWeights, codes_rows: np.ndarray, rows: int, spec: ActS
 
 
 def _calibrate(sums: np.ndarray, spec: ActSpec) -> np.ndarray:
-    if spec.adc_criterion == "mse":
-        return calibrate_shift_exact(sums, spec.adc_bits, spec.adc_group)
-    exact = np.rint(sums).astype(np.int64)
-    return calibrate_adc_shift(
-        exact, spec.adc_bits, criterion=spec.adc_criterion, group_size=spec.adc_group
-    )
+    return calibrate_shift(sums, spec.adc_bits, spec.adc_criterion, spec.adc_group)
 
 
 def adc_attrs(w: CrossbarWeights, codes_rows: np.ndarray, rows: int, spec: ActSpec) -> dict:

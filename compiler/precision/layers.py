@@ -26,7 +26,7 @@ from ..ir.types import NoneType, RankedTensorType, f32
 from .numerics.crossbar import (
     CrossbarWeights,
     conv_matrix,
-    conv_output_size,
+    conv_output_hw,
     gather_rows,
     im2col,
     im2col_rows,
@@ -78,14 +78,9 @@ class Layer:
         if self.kind != "conv":
             return int(np.prod(x.shape[:-1]))
         g = self.geometry
-        (kh, kw), (sh, sw), (top, left, bottom, right) = (
-            g["kernel_shape"],
-            g["strides"],
-            g["pads"],
+        ho, wo = conv_output_hw(
+            x.shape[2:], g["kernel_shape"], g["strides"], g["pads"], g["dilations"]
         )
-        dh, dw = g["dilations"]
-        ho = conv_output_size(x.shape[2], kh, sh, top, bottom, dh)
-        wo = conv_output_size(x.shape[3], kw, sw, left, right, dw)
         return x.shape[0] * ho * wo
 
     def tile_rows(self, array_rows: int) -> int:

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 from imcc.runtime.sim.machine import numerics as nx
 
+from .adc import calibrate_adc_shift
+
 WEIGHT_FORMATS = ("ternary", "int4")
 #: Largest |cell| of each format.
 CELL_LIMIT = {"ternary": 1, "int4": 7}
@@ -375,6 +377,22 @@ def conv_output_size(size: int, kernel: int, stride: int, pad0: int, pad1: int, 
     return (size + pad0 + pad1 - ((kernel - 1) * dil + 1)) // stride + 1
 
 
+def conv_output_hw(hw, kernel, strides, pads, dilations) -> tuple[int, int]:
+    """(Ho, Wo) of a 2-D convolution of an ``hw`` = (H, W) input; ``pads`` as ONNX's."""
+    top, left, bottom, right = pads
+    return (
+        conv_output_size(hw[0], kernel[0], strides[0], top, bottom, dilations[0]),
+        conv_output_size(hw[1], kernel[1], strides[1], left, right, dilations[1]),
+    )
+
+
+def _padded(x, kernel, strides, pads, dilations, pad_value):
+    """The NCHW input padded with ``pad_value``, and the output's (Ho, Wo)."""
+    top, left, bottom, right = pads
+    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=pad_value)
+    return xp, conv_output_hw(x.shape[2:], kernel, strides, pads, dilations)
+
+
 def im2col(
     x: np.ndarray,
     kernel: tuple[int, int],
@@ -388,12 +406,9 @@ def im2col(
     ``pads`` is ONNX's (top, left, bottom, right); padding uses ``pad_value`` (the zero point for
     integer codes). Returns the rows and (Ho, Wo).
     """
-    n, c, h, w = x.shape
+    n, c = x.shape[:2]
     kh, kw = kernel
-    top, left, bottom, right = pads
-    ho = conv_output_size(h, kh, strides[0], top, bottom, dilations[0])
-    wo = conv_output_size(w, kw, strides[1], left, right, dilations[1])
-    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=pad_value)
+    xp, (ho, wo) = _padded(x, kernel, strides, pads, dilations, pad_value)
     ext_h, ext_w = (kh - 1) * dilations[0] + 1, (kw - 1) * dilations[1] + 1
     win = np.lib.stride_tricks.sliding_window_view(xp, (ext_h, ext_w), axis=(2, 3))
     win = win[
@@ -415,12 +430,9 @@ def im2col_rows(
     pad_value=0,
 ) -> np.ndarray:
     """Rows ``index`` of :func:`im2col`'s result, gathered without building the others."""
-    n, c, h, w = x.shape
+    c = x.shape[1]
     kh, kw = kernel
-    top, left, bottom, right = pads
-    ho = conv_output_size(h, kh, strides[0], top, bottom, dilations[0])
-    wo = conv_output_size(w, kw, strides[1], left, right, dilations[1])
-    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=pad_value)
+    xp, (ho, wo) = _padded(x, kernel, strides, pads, dilations, pad_value)
     index = np.asarray(index, np.int64)
     image, pos = np.divmod(index, ho * wo)
     oy, ox = np.divmod(pos, wo)
@@ -469,6 +481,17 @@ def rows_to_nchw(y: np.ndarray, n: int, out_hw: tuple[int, int]) -> np.ndarray:
     """Layer outputs ``[N·Ho·Wo, O]`` back to NCHW."""
     ho, wo = out_hw
     return np.ascontiguousarray(y.reshape(n, ho, wo, -1).transpose(0, 3, 1, 2))
+
+
+def calibrate_shift(sums: np.ndarray, bits: int, criterion: str, group: int) -> np.ndarray:
+    """Per group of ``group`` columns, the ADC shift for integer calibration sums ``[M, O]`` by
+    ``criterion``: :func:`.adc.calibrate_adc_shift`, through :func:`calibrate_shift_exact` for
+    ``mse`` (the same shifts, found in floating point)."""
+    if criterion == "mse":
+        x = sums if sums.dtype.kind == "f" else sums.astype(np.float64)
+        return calibrate_shift_exact(x, bits, group)
+    exact = np.rint(sums).astype(np.int64)
+    return calibrate_adc_shift(exact, bits, criterion=criterion, group_size=group)
 
 
 def calibrate_shift_exact(sums: np.ndarray, bits: int, group: int) -> np.ndarray:
