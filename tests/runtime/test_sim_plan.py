@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _simkit import ANALOG, DIGITAL, DYNAMIC, machine, program
+from imcc.runtime.isa.calls import Call, Operand
 from imcc.runtime.isa.encoding import Instr
 from imcc.runtime.isa.program import Const, Tensor
 from imcc.runtime.sim import run_program
@@ -63,7 +64,7 @@ def _same_after(
         setup(m)
     before = {mem: compiled.mem[mem].copy() for mem in ("L1", "L2")}
     ins = [Instr.make(mn, f) for mn, f in instrs]
-    fps = [footprint(i, plain.target) for i in ins]
+    fps = [footprint(i, plain.target, plain.calls) for i in ins]
     steps, ctx = compile_body(compiled, ins, fps, constant, engines=kernels, live_out=live_out)
     with np.errstate(all="ignore"):
         for _ in range(2):  # twice: the second run starts from what the first left everywhere
@@ -480,6 +481,65 @@ def test_gelu_dma_and_copy_steps():
         ],
         4,
     )
+
+
+def _rows(tiny: bool):
+    """A setup storing rows of ordinary floats, zeros and an exact extreme over the random
+    bytes; ``tiny`` adds a row of subnormals, whose scale loses precision."""
+
+    def setup(m):
+        rng = np.random.default_rng(7)
+        x = (rng.standard_normal((12, 50)) * 10.0 ** rng.uniform(-30, 30, (12, 1))).astype(F32)
+        x[3] = 0
+        x[7, 9] = np.finfo(F32).max
+        if tiny:
+            x[5, :] = np.float32(1e-45)
+        m.mem["L2"][0 : x.nbytes] = x.view(np.uint8).reshape(-1)
+
+    return setup
+
+
+@pytest.mark.parametrize("unit", ["cl", "nl"])
+@pytest.mark.parametrize("values", ["random-bytes", "finite", "subnormal"])
+def test_dquant_steps(unit, values):
+    fields = {"src_mem": "L2", "src_addr": 0, "dst_mem": "L1", "dst_addr": 300, "bits": 8}
+    fields.update(scale_mem="L1", scale_addr=2000, rows=12, n=50)
+    setup = None if values == "random-bytes" else _rows(values == "subnormal")
+    ctx = _same_after([(f"{unit}.dquant", fields)], 5, setup=setup)
+    assert ctx.plain_steps == 0
+    # a destination over the source takes the semantics' path, which reads x first
+    _same_after([(f"{unit}.dquant", {**fields, "dst_mem": "L2", "dst_addr": 40})], 6)
+
+
+def _calls(m):
+    m.calls = [
+        Call(
+            "onnx.Reshape",
+            [Operand("L2", 0, "f32", (6, 10)), Operand("L2", 800, "i64", (2,))],
+            [Operand("L1", 64, "f32", (10, 6))],
+            opset=14,
+        ),
+        Call(
+            "onnx.Split",
+            [Operand("L2", 0, "f32", (6, 10))],  # outputs over the input
+            [Operand("L2", 8, "f32", (3, 10)), Operand("L2", 200, "f32", (3, 10))],
+            {"axis": 0, "num_outputs": 2},
+            opset=18,
+        ),
+        Call(
+            "onnx.Gather",
+            [Operand("L2", 1000, "f32", (40, 8)), Operand("L2", 800, "i64", (2,))],
+            [Operand("L1", 512, "f32", (2, 8))],
+            {"axis": 0},
+            opset=13,
+        ),
+    ]
+    m.mem["L2"][800:816] = np.array([10, 6], np.int64).view(np.uint8)
+
+
+def test_call_steps_read_views_unless_an_output_overlaps_an_input():
+    ctx = _same_after([("cl.call", {"ncores": 8, "call": k}) for k in range(3)], 8, setup=_calls)
+    assert ctx.plain_steps == 1  # the Split, whose outputs overwrite its input
 
 
 # --- the byte sets of the dataflow analysis ----------------------------------------------------

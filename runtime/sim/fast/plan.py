@@ -26,8 +26,8 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..machine import numerics as nx
 from ..machine.footprint import dense, mvm_jobs, out_hw
-from ..machine.machine import Machine, np_dtype
-from ..machine.semantics import SEMANTICS
+from ..machine.machine import Machine, itemsize, np_dtype
+from ..machine.semantics import SEMANTICS, call_kernel
 from . import engines
 from .plan_context import Context, Scratch
 
@@ -397,6 +397,19 @@ def _quant(ctx: Context, f):
     return nx.quant_kernel(dst, x, f["scale"], f["zp"], work, f["lo"], f["hi"])
 
 
+def _dquant(ctx: Context, f):
+    m = ctx.machine
+    rows, n = f["rows"], f["n"]
+    src, dst = _span(f, "src", 4 * rows * n), _span(f, "dst", rows * n)
+    scale = _span(f, "scale", 4 * rows)
+    if _overlap(src, dst) or _overlap(src, scale) or _overlap(dst, scale):
+        return None  # the semantics read every row before writing
+    x = view(m, f["src_mem"], f["src_addr"], "f32", (rows, n))
+    q = view(m, f["dst_mem"], f["dst_addr"], "i8", (rows, n))
+    scales = view(m, f["scale_mem"], f["scale_addr"], "f32", (rows,))
+    return nx.dquant_kernel(x, q, scales, f["bits"], ctx.scratch.get("work", (rows, n)))
+
+
 def _dwconv(ctx: Context, f):
     m = ctx.machine
     h, w, c, kh, kw = f["h"], f["w"], f["c"], f["kh"], f["kw"]
@@ -520,6 +533,28 @@ def _copy(ctx: Context, f):
     return partial(np.copyto, dst, src)  # static checks rule out overlap
 
 
+def _call(ctx: Context, f):
+    """cl.call on read-only views of its inputs (no copies) when no output overlaps an input:
+    a kernel that returns a view of an input (Reshape, Split) is then stored before anything
+    overwrites what the view shows."""
+    m = ctx.machine
+    if not 0 <= f["call"] < len(m.calls):
+        return None  # the semantics say what is wrong
+    c = m.calls[f["call"]]
+
+    def spans(ops):
+        return [
+            (op.mem, op.addr, op.addr + math.prod(op.shape) * itemsize(op.dtype))
+            for op in ops
+            if op is not None
+        ]
+
+    outs = spans(c.outputs)
+    if any(_overlap(a, b) for a in spans(c.inputs) for b in outs):
+        return None
+    return partial(call_kernel, m, f, m.view)
+
+
 def _barrier(ctx: Context, f):
     return _nothing
 
@@ -538,12 +573,15 @@ class _Ins:
 _COMPILERS = {
     "barrier": _barrier,
     "dma": _dma,
+    "cl.call": _call,
     "cl.copy": _copy,
     "xb.mvm": _mvm,
     "cl.requant": _requant,
     "nl.requant": _requant,
     "cl.quant": _quant,
     "nl.quant": _quant,
+    "cl.dquant": _dquant,
+    "nl.dquant": _dquant,
     "cl.eltwise": _eltwise,
     "nl.eltwise": _eltwise,
     "cl.dwconv": _dwconv,

@@ -105,6 +105,7 @@ class Context:
         self.fused_steps = 0  # steps that read their input from the previous step's float copy
         self.dropped_stores = 0  # steps that leave their result to the next one alone
         self.folded_scales = 0  # of those, xb.mvm steps leaving q for the next to scale
+        self.plain_steps = 0  # steps that run the plain semantic function
         self.bounds: dict[tuple, tuple] = {}  # key -> (written Range, bound)
         self.index, self.next = 0, None
         self.prev_gather = None
@@ -174,6 +175,7 @@ class Context:
 
     def plain_step(self) -> None:
         """The step being compiled runs the plain semantics: memory in, memory out."""
+        self.plain_steps += 1
         if self._next_float is not None and self._next_float.store is not None:
             self.dropped_stores -= 1
         self.fused_steps -= self._took

@@ -22,7 +22,7 @@ import importlib
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ...kernels.nonlinear import erfc, gelu, layernorm, softmax  # noqa: F401  (ISA semantics)
+from ...kernels.nonlinear import gelu, layernorm, softmax  # noqa: F401  (ISA semantics)
 
 F32 = np.float32
 F32_EXACT = 1 << 24
@@ -595,6 +595,47 @@ def dquant(x, bits: int) -> tuple[np.ndarray, np.ndarray]:
         np.rint(q, out=q)
         np.clip(q, -top, top, out=q)
     return q.astype(np.int8), scales
+
+
+_DQUANT_TINY = F32(2.0**-100)
+
+
+def dquant_kernel(x, dst, scale_dst, bits: int, work):
+    """`dquant` of the rows × n float32 ``x`` into int8 ``dst`` and float32 ``scale_dst`` (views
+    of memory) as a function of no arguments, through the float32 scratch ``work``.
+
+    The same operations as `dquant`, less two passes: when every row's max |x| is finite,
+    |x / scale| rounds to at most 2^(bits−1) − 1 (x ≤ amax and amax / fl(amax / top) < top + ½),
+    so the clamp changes nothing and rounding casts straight into ``dst``, unless a scale is
+    so small that its quotient lost precision (below 2^-100 · top, far above float32's normal
+    range).
+    Call it with float warnings off.
+    """
+    top = F32((1 << (bits - 1)) - 1)
+    rows = x.shape[0]
+    hi, lo = np.empty(rows, F32), np.empty(rows, F32)
+    scales = np.empty(rows, F32)
+
+    def run() -> None:
+        if not x.size:
+            scale_dst[:] = F32(1.0)
+            return
+        np.max(x, axis=-1, initial=F32(0), out=hi)
+        np.min(x, axis=-1, initial=F32(0), out=lo)
+        np.negative(lo, out=lo)
+        np.maximum(hi, lo, out=hi)  # max |x| per row
+        np.divide(hi, top, out=scales)
+        scales[~(hi > 0)] = F32(1.0)
+        np.divide(x, scales[:, None], out=work)
+        if np.isfinite(hi).all() and not ((hi > 0) & (hi < _DQUANT_TINY)).any():
+            np.rint(work, out=dst, casting="unsafe")
+        else:
+            np.rint(work, out=work)
+            np.clip(work, -top, top, out=work)
+            np.copyto(dst, work, casting="unsafe")
+        scale_dst[:] = scales
+
+    return run
 
 
 def requant_planes_kernel(dst, x, planes: int, scale, offset, row_scale, bias, zp, lo, hi, work):

@@ -164,10 +164,14 @@ def _dquant(m: Machine, f) -> None:
 
 
 def _call(m: Machine, f) -> None:
+    call_kernel(m, f, m.load)
+
+
+def call_kernel(m: Machine, f, load) -> None:
+    """cl.call: the call's kernel on its operands read by ``load`` (a copy, or a read-only view
+    when no output can overwrite an input before the kernel is done with it)."""
     c = m.calls[f["call"]]
-    inputs = [
-        None if op is None else m.load(op.mem, op.addr, op.dtype, op.shape) for op in c.inputs
-    ]
+    inputs = [None if op is None else load(op.mem, op.addr, op.dtype, op.shape) for op in c.inputs]
     # the outputs the node asks for: up to its last present one (absent ones in between stay
     # absent), as the interpreter counts them
     wanted = max((i + 1 for i, op in enumerate(c.outputs) if op is not None), default=0)
