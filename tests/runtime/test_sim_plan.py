@@ -51,6 +51,7 @@ def _same_after(
     setup=None,
     live_out=None,
     dead=(),
+    runs=2,
 ):
     """Run ``instrs`` (mnemonic, fields) both ways, compare all memory; return the context.
 
@@ -58,6 +59,8 @@ def _same_after(
     random memory of both machines.
     ``live_out``: passed to `compile_body`; the byte ranges ``dead`` (space, lo, hi) are then
     compared with their initial bytes instead: the steps must not have written them.
+    ``runs``: twice by default, the second run starting from what the first left everywhere;
+    once where a second run would read what the first wrote and so hide a change of order.
     """
     plain, compiled = _twins(seed, mode)
     for m in (plain, compiled) if setup else ():
@@ -67,7 +70,7 @@ def _same_after(
     fps = [footprint(i, plain.target, plain.calls) for i in ins]
     steps, ctx = compile_body(compiled, ins, fps, constant, engines=kernels, live_out=live_out)
     with np.errstate(all="ignore"):
-        for _ in range(2):  # twice: the second run starts from what the first left everywhere
+        for _ in range(runs):
             for i in ins:
                 execute(plain, i)
             for step in steps:
@@ -481,6 +484,93 @@ def test_gelu_dma_and_copy_steps():
         ],
         4,
     )
+
+
+def _replicas(m):
+    """Arrays ANALOG and ANALOG + 1 hold the same cells, ANALOG + 2 others."""
+    w = m.array(ANALOG).cells
+    m.write_cells(ANALOG + 1, 0, 0, w)
+    m.write_cells(ANALOG + 2, 0, 0, np.flipud(w).copy())
+
+
+def _replica_run(acc=False, dst_gap=0, arrays=(ANALOG, ANALOG + 1), src1=None):
+    """Two windows (columns 0..15, 16..31) on each of two replicas, replica by replica: jobs
+    0..4 on the first, 5..8 on the second, input rows 32 bytes apart, results 128."""
+    run = []
+    for r, (array, jobs, src, dst) in enumerate(zip(arrays, (5, 4), (0, 160), (4096, 4736))):
+        src = src if r == 0 or src1 is None else src1
+        for c0 in (0, 16):
+            run.append(
+                _mvm(
+                    array=array,
+                    cols=16,
+                    jobs=jobs,
+                    src=src,
+                    dst=dst + 4 * c0 + dst_gap * r,
+                    col0=c0,
+                    dst_stride=128,
+                    acc=acc,
+                )
+            )
+    return run
+
+
+@pytest.mark.parametrize("kernels", [False, True], ids=["numpy", "kernels"])
+@pytest.mark.parametrize("mode", ["ideal", "adc"])
+def test_replicated_windows_run_as_one_product(kernels, mode):
+    run = _replica_run()
+    ctx = _same_after(run + _replica_run(acc=True), 2, mode, lambda *a: True, kernels, _replicas)
+    assert ctx.merged_steps == 4  # each window's second replica, in both runs
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        dict(arrays=(ANALOG, ANALOG + 2)),  # other cells
+        dict(dst_gap=4),  # results that do not continue the first replica's
+        dict(src1=200),  # inputs that do not continue the first replica's
+    ],
+    ids=["cells", "results", "inputs"],
+)
+def test_windows_that_do_not_continue_each_other_are_not_merged(case):
+    ctx = _same_after(_replica_run(**case), 3, "adc", lambda *a: True, None, _replicas)
+    assert ctx.merged_steps == 0
+
+
+def test_an_instruction_does_not_move_over_one_it_depends_on():
+    first, _, second, _ = _replica_run()
+    # between the replicas, an instruction writes into the second one's inputs: no merge
+    between = _mvm(array=ANALOG + 2, cols=4, jobs=1, src=1000, dst=170, dst_stride=16)
+    ctx = _same_after([first, between, second], 4, "adc", lambda *a: True, None, _replicas, runs=1)
+    assert ctx.merged_steps == 0
+    # elsewhere, it changes nothing
+    between = _mvm(array=ANALOG + 2, cols=4, jobs=1, src=1000, dst=2000, dst_stride=16)
+    ctx = _same_after([first, between, second], 4, "adc", lambda *a: True, None, _replicas)
+    assert ctx.merged_steps == 1
+    ctx = _same_after(_replica_run(), 4, "adc", lambda *a: False, None, _replicas)
+    assert ctx.merged_steps == 0  # cells a run may rewrite
+
+
+@pytest.mark.parametrize("stride", [16, 40, 7, 0], ids=["dense", "gaps", "overlapping", "zero"])
+def test_write_steps_then_mvm_steps_on_the_written_cells(stride):
+    write = {"array": DYNAMIC, "row0": 3, "col0": 2, "rows": 9, "cols": 14}
+    write.update(src_mem="L2", src_addr=100, src_stride=stride)
+    instrs = [
+        ("xb.write", write),
+        _mvm(array=DYNAMIC, rows=16, cols=16, jobs=5, dst=8192),
+        ("xb.write", {**write, "row0": 0, "src_addr": 7000}),
+        _mvm(array=DYNAMIC, rows=16, cols=16, jobs=5, dst=8192, acc=True),
+    ]
+    ctx = _same_after(instrs, 9)
+    assert ctx.plain_steps == 0
+    # cells the writes and the plain semantics leave must agree too
+    plain, compiled = _twins(9)
+    ins = [Instr.make(mn, f) for mn, f in instrs]
+    steps, _ = compile_body(compiled, ins, [footprint(i, TINY) for i in ins], lambda *a: False)
+    for i, step in zip(ins, steps):
+        execute(plain, i)
+        step()
+        assert np.array_equal(plain.array(DYNAMIC).cells, compiled.array(DYNAMIC).cells)
 
 
 def _rows(tiny: bool):

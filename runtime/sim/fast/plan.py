@@ -25,10 +25,11 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..machine import numerics as nx
-from ..machine.footprint import dense, mvm_jobs, out_hw
+from ..machine.footprint import Footprint, dense, mvm_jobs, out_hw
 from ..machine.machine import Machine, itemsize, np_dtype
 from ..machine.semantics import SEMANTICS, call_kernel
 from . import engines
+from .merge import plan_merges
 from .plan_context import Context, Scratch
 
 F32 = np.float32
@@ -56,13 +57,25 @@ def compile_body(
     engines = passes > 1 if engines is None else engines
     if live_out is not None:
         live_out = [dense(space, lo, hi - lo) for space, lo, hi in live_out]
+    merges = plan_merges(machine, instrs, footprints, constant)
     for _ in range(passes):
         ctx = Context(machine, constant, Scratch(sizes), engines, kernels, footprints, live_out)
         steps = []
         for k, (ins, fp) in enumerate(zip(instrs, footprints)):
             ctx.next = instrs[k + 1] if k + 1 < len(instrs) else None
-            steps.append(compile_step(ctx, ins))
+            merged = merges.get(k)
+            if merged is None:
+                steps.append(compile_step(ctx, ins))
+            elif merged.member:  # done by its head; its writes were the head's
+                steps.append(_nothing)
+                fp = Footprint(fp.unit, fp.reads, [])
+            else:
+                ctx.merged = True  # what it writes is no single instruction's
+                steps.append(compile_step(ctx, merged.head))
+                ctx.merged = False
+                fp = merged.footprint
             ctx.after(fp)
+        ctx.merged_steps = sum(m.member for m in merges.values())
         sizes = ctx.scratch.sizes()
     return steps, ctx
 
@@ -161,7 +174,7 @@ def _mvm(ctx: Context, f):
     # step leaves storing it to whoever does
     contiguous = jobs == 1 or f["dst_stride"] == 4 * cols
     copy = not acc and contiguous and _steady(ctx, arr, window)
-    drop = copy and ctx.dead_after_next()
+    drop = copy and not ctx.merged and ctx.dead_after_next()
     kshift = shift if not plain else 0 if drop else None  # a kernel's float32 scale, or int32
     kernel, out = _mvm_product(ctx, f, arr, window, kshift, (dst, yi, y))
     product = None
@@ -223,6 +236,29 @@ def _mvm(ctx: Context, f):
             ctx.gathered = gather
         product()
         finish()
+
+    return step
+
+
+def _write(ctx: Context, f):
+    """xb.write of int8 rows into an array whose cells hold every int8 value (no range scan),
+    without device effects: one strided view of memory assigned to the window."""
+    m = ctx.machine
+    arr = m.array(f["array"])
+    g = arr.group
+    rows, cols = f["rows"], f["cols"]
+    if m.device.affects(g) or not rows or not cols or g.cell_min > -128 or g.cell_max < 127:
+        return None
+    if f["row0"] + rows > arr.rows or f["col0"] + cols > arr.cols:
+        return None  # the semantics say what is wrong
+    src = view(m, f["src_mem"], f["src_addr"], "i8", (rows, cols), f["src_stride"])
+    win = arr.window(f["row0"], f["col0"], rows, cols)
+
+    def step() -> None:
+        if arr.cells is None:
+            arr.cells = np.zeros((arr.rows, arr.cols), dtype=np.int8)
+        arr.cells[win] = src
+        arr.written()
 
     return step
 
@@ -576,6 +612,7 @@ _COMPILERS = {
     "cl.call": _call,
     "cl.copy": _copy,
     "xb.mvm": _mvm,
+    "xb.write": _write,
     "cl.requant": _requant,
     "nl.requant": _requant,
     "cl.quant": _quant,

@@ -106,6 +106,8 @@ class Context:
         self.dropped_stores = 0  # steps that leave their result to the next one alone
         self.folded_scales = 0  # of those, xb.mvm steps leaving q for the next to scale
         self.plain_steps = 0  # steps that run the plain semantic function
+        self.merged = False  # compiling an xb.mvm merged from several (`merge`)
+        self.merged_steps = 0  # instructions done by another one's merged step
         self.bounds: dict[tuple, tuple] = {}  # key -> (written Range, bound)
         self.index, self.next = 0, None
         self.prev_gather = None
