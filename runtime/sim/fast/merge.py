@@ -3,10 +3,10 @@
 A compiler that replicates a layer over several arrays (to run its jobs in parallel) emits, for
 each tile of rows, one xb.mvm per replica and window: the same cells, consecutive input rows,
 consecutive output rows. The chip runs them side by side; a simulator that runs them one by one
-pays a small matrix product and an ADC pass per replica. Here a run of consecutive xb.mvm
-instructions is regrouped: instructions on windows with the same cells (and shift, shape,
-gather and ADC) whose inputs and outputs continue one another become one xb.mvm over all their
-jobs, on the first one's window; the others do nothing.
+pays a small matrix product and an ADC pass per replica. Here xb.mvm instructions on windows
+with the same cells (and shift, shape, gather and ADC) whose inputs and outputs continue one
+another become one xb.mvm over all their jobs, run where the first one (the head) was, on its
+window; the others do nothing.
 
 That is exactly the same computation when:
 
@@ -57,37 +57,18 @@ class Merged:
         self.head, self.footprint, self.member = head, fp, member
 
 
+# how far (in instructions) a merged xb.mvm may move up to its head: bounds the checks
+MAX_SPAN = 256
+
+
 def plan_merges(machine: Machine, instrs, footprints, constant) -> dict[int, Merged]:
     """Merges for the body ``instrs`` (index → `Merged`, for merged instructions only)."""
-    out: dict[int, Merged] = {}
-    k = 0
-    while k < len(instrs):
-        if instrs[k].mnemonic != "xb.mvm":
-            k += 1
-            continue
-        end = k
-        while end < len(instrs) and instrs[end].mnemonic == "xb.mvm":
-            end += 1
-        if end - k > 1:
-            out.update(_merge_run(machine, instrs, footprints, k, end, constant))
-        k = end
-    return out
-
-
-def _commute(a: Footprint, b: Footprint) -> bool:
-    """Whether neither instruction writes a byte the other reads or writes."""
-    return not any(
-        overlaps(w, r) for x, y in ((a, b), (b, a)) for w in x.writes for r in (*y.reads, *y.writes)
-    )
-
-
-def _merge_run(
-    machine: Machine, instrs, fps: list[Footprint], start: int, end: int, constant
-) -> dict[int, Merged]:
     chains: dict[tuple, list[int]] = {}  # key → the open chain (indices) of that key
     done: list[list[int]] = []
-    for k in range(start, end):
-        f = instrs[k].fields
+    for k, ins in enumerate(instrs):
+        if ins.mnemonic != "xb.mvm":
+            continue
+        f = ins.fields
         cells = _steady_cells(machine, f, constant)
         if cells is None or f["n_outer"] != 1 or f["n_batch"] != 1:
             continue
@@ -95,8 +76,9 @@ def _merge_run(
         chain = chains.get(key)
         if (
             chain is not None
+            and k - chain[0] <= MAX_SPAN
             and _continues(instrs, chain, f)
-            and all(_commute(fps[t], fps[k]) for t in range(chain[0], k))
+            and all(_commute(footprints[t], footprints[k]) for t in range(chain[0], k))
         ):
             chain.append(k)
             continue
@@ -115,6 +97,13 @@ def _merge_run(
         for k in chain[1:]:
             out[k] = Merged(member=True)
     return out
+
+
+def _commute(a: Footprint, b: Footprint) -> bool:
+    """Whether neither instruction writes a byte the other reads or writes."""
+    return not any(
+        overlaps(w, r) for x, y in ((a, b), (b, a)) for w in x.writes for r in (*y.reads, *y.writes)
+    )
 
 
 def _continues(instrs, chain: list[int], f) -> bool:
