@@ -547,6 +547,14 @@ def test_an_instruction_does_not_move_over_one_it_depends_on():
     between = _mvm(array=ANALOG + 2, cols=4, jobs=1, src=1000, dst=2000, dst_stride=16)
     ctx = _same_after([first, between, second], 4, "adc", lambda *a: True, None, _replicas)
     assert ctx.merged_steps == 1
+    # other instructions in between too: a DMA elsewhere, and one into the inputs
+    dma = {"src_mem": "L2", "src_addr": 0, "dst_mem": "L1", "dst_addr": 3000, "rows": 2}
+    dma.update(row_bytes=16, src_stride=16, dst_stride=16)
+    ctx = _same_after([first, ("dma", dma), second], 4, "adc", lambda *a: True, None, _replicas)
+    assert ctx.merged_steps == 1
+    into = [first, ("dma", {**dma, "dst_addr": 200}), second]
+    ctx = _same_after(into, 4, "adc", lambda *a: True, None, _replicas, runs=1)
+    assert ctx.merged_steps == 0
     ctx = _same_after(_replica_run(), 4, "adc", lambda *a: False, None, _replicas)
     assert ctx.merged_steps == 0  # cells a run may rewrite
 
