@@ -631,12 +631,19 @@ def _calls(m):
             {"axis": 0},
             opset=13,
         ),
+        Call(  # a strided result
+            "onnx.Transpose",
+            [Operand("L2", 0, "f32", (6, 10))],
+            [Operand("L1", 1024, "f32", (10, 6))],
+            {"perm": [1, 0]},
+            opset=13,
+        ),
     ]
     m.mem["L2"][800:816] = np.array([10, 6], np.int64).view(np.uint8)
 
 
 def test_call_steps_read_views_unless_an_output_overlaps_an_input():
-    ctx = _same_after([("cl.call", {"ncores": 8, "call": k}) for k in range(3)], 8, setup=_calls)
+    ctx = _same_after([("cl.call", {"ncores": 8, "call": k}) for k in range(4)], 8, setup=_calls)
     assert ctx.plain_steps == 1  # the Split, whose outputs overwrite its input
 
 

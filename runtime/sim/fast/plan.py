@@ -588,7 +588,10 @@ def _call(ctx: Context, f):
     outs = spans(c.outputs)
     if any(_overlap(a, b) for a in spans(c.inputs) for b in outs):
         return None
-    return partial(call_kernel, m, f, m.view)
+    views = [
+        None if op is None else view(m, op.mem, op.addr, op.dtype, op.shape) for op in c.outputs
+    ]
+    return partial(call_kernel, m, f, m.view, views)
 
 
 def _barrier(ctx: Context, f):

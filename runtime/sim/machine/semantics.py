@@ -167,9 +167,10 @@ def _call(m: Machine, f) -> None:
     call_kernel(m, f, m.load)
 
 
-def call_kernel(m: Machine, f, load) -> None:
+def call_kernel(m: Machine, f, load, outs=None) -> None:
     """cl.call: the call's kernel on its operands read by ``load`` (a copy, or a read-only view
-    when no output can overwrite an input before the kernel is done with it)."""
+    when no output can overwrite an input before the kernel is done with it); each result is
+    stored, or copied into ``outs[i]`` (a writable view of its operand's memory) when given."""
     c = m.calls[f["call"]]
     inputs = [None if op is None else load(op.mem, op.addr, op.dtype, op.shape) for op in c.inputs]
     # the outputs the node asks for: up to its last present one (absent ones in between stay
@@ -188,7 +189,10 @@ def call_kernel(m: Machine, f, load) -> None:
                 f"call {f['call']} ({c.kernel}): output {i} is {y.dtype} {list(y.shape)}, the "
                 f"program expects {op.dtype} {list(op.shape)}"
             )
-        m.store(op.mem, op.addr, y, op.dtype)
+        if outs is None:
+            m.store(op.mem, op.addr, y, op.dtype)
+        else:
+            np.copyto(outs[i], y)  # one copy, strided results (transposes) too
 
 
 def _eltwise(m: Machine, f) -> None:
