@@ -112,9 +112,9 @@ def _rowwise(fn):
 
 
 def _layernorm(m: Machine, f) -> None:
-    x = m.load(f["src_mem"], f["src_addr"], "f32", (f["rows"], f["n"]))
-    gamma = m.load(f["gamma_mem"], f["gamma_addr"], "f32", f["n"])
-    beta = m.load(f["beta_mem"], f["beta_addr"], "f32", f["n"])
+    x = m.view(f["src_mem"], f["src_addr"], "f32", (f["rows"], f["n"]))
+    gamma = m.view(f["gamma_mem"], f["gamma_addr"], "f32", f["n"])
+    beta = m.view(f["beta_mem"], f["beta_addr"], "f32", f["n"])
     m.store(f["dst_mem"], f["dst_addr"], nx.layernorm(x, gamma, beta, f["eps"]), "f32")
 
 
