@@ -16,9 +16,12 @@ That is exactly the same computation when:
 - the windows hold the same cells in every run: they are written before the body only (steady)
   and equal when the body is compiled, on arrays without device effects (noise gives each
   array its own weights);
-- each instruction's gather is plain rows (one segment run, no outer or batch loop), so jobs
-  laid end to end are one gather with more jobs, and its results rows ``dst_stride`` apart
-  continue the previous ones.
+- each instruction's gather has no outer or batch loop, so jobs laid end to end (inputs
+  ``inner_stride`` apart, segments alike) are one gather with more jobs, and its results,
+  rows ``dst_stride`` apart, continue the previous ones.
+
+The cost model still charges every instruction where it was (`Session` costs the instructions,
+not the steps), so reports and traces do not change.
 """
 
 from __future__ import annotations
