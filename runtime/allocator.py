@@ -5,14 +5,17 @@ serves each from a fresh ``mmap`` and unmaps it when freed, so every temporary c
 fault per 4 KiB and the kernel's zeroing: a fifth of the wall time of a BERT-Large compile.
 :func:`tune` makes glibc keep such blocks in its heap and reuse them (``mallopt``: blocks up to
 32 MiB from the heap, freed memory kept for reuse); the tools call it at start, and a program
-using imcc as a library may call it too. Peak memory stays about the same; memory is returned
-to the system when the process ends.
+using imcc as a library may call it too. Memory is returned to the system when the process ends,
+or when :func:`release` is called: the compiler calls it between passes, so that what one pass
+freed, and the heap could not hand to the next one in the pieces it asks for, is not resident
+while the next pass reaches its own peak.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 
 #: glibc's mallopt parameters (malloc.h).
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
@@ -23,15 +26,22 @@ _TOP_PAD = 256 << 20
 _done = False
 
 
+@functools.cache
+def _libc():
+    """The C library, or None when it cannot be loaded."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or None)
+    except OSError:
+        return None
+
+
 def tune() -> bool:
     """Apply the settings once; returns whether the C library took them."""
     global _done
     if _done:
         return True
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc
+    mallopt = getattr(_libc(), "mallopt", None)
+    if mallopt is None:  # not glibc
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     _done = all(
@@ -43,3 +53,14 @@ def tune() -> bool:
         )
     )
     return _done
+
+
+def release() -> bool:
+    """Return the heap's free memory to the system now (glibc's ``malloc_trim``; a few
+    milliseconds); returns whether the C library has the call."""
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is None:
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    trim(0)
+    return True

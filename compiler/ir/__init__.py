@@ -22,7 +22,6 @@ from .builtin import ModuleOp
 from .core import Block, BlockArgument, Operation, OpResult, Region, Use, Value
 from .diagnostics import FileLineColLoc, IRError, Location, NameLoc, UnknownLoc, VerificationError
 from .ops import AttrDef, IROp, OperandDef, ResultDef
-from .parser import parse_module, parse_ops
 from .printer import print_ir
 from .verifier import verify
 
@@ -35,3 +34,13 @@ __all__ = [
     "UnknownLoc", "Use", "Value", "VerificationError", "attr", "parse_module", "parse_ops",
     "print_ir", "verify",
 ]  # fmt: skip
+
+
+def __getattr__(name: str):
+    """``parse_module`` and ``parse_ops`` are loaded on first use: the text parser needs lark,
+    which compiling an ONNX model never uses (6 MB and its import time)."""
+    if name in ("parse_module", "parse_ops"):
+        from . import parser
+
+        return getattr(parser, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,12 +26,13 @@ import numpy as np
 
 from ..dialects.nn import LinearOp
 from ..dialects.onnx import AddOp, BatchNormalizationOp, ConvOp, GemmOp, MatMulOp
-from ..ir.attributes import FloatAttr
+from ..ir.attributes import DenseElementsAttr, FloatAttr
 from ..ir.builtin import ModuleOp
 from ..ir.core import Operation, Value
-from ..ir.rewriter import NoMatch, PatternRewriter, RewritePattern
+from ..ir.rewriter import NoMatch, PatternRewriter, RewritePattern, is_trivially_dead
 from ..ir.types import NoneType
 from ..pm import Pass, register_pass
+from ..util.memory import ErasedBytes
 from ._fusion import const_array, constant, constant_hint, describe, run_patterns
 
 
@@ -60,6 +61,10 @@ class FoldBatchNorm(RewritePattern):
 
     root = BatchNormalizationOp
 
+    def __init__(self):
+        #: The weights erased by this run's folds (collected every few tens of megabytes).
+        self.erased = ErasedBytes()
+
     def match_and_rewrite(self, bn: Operation, rewriter: PatternRewriter) -> bool | NoMatch:
         x = bn.operands[0]
         producer = x.owner
@@ -83,7 +88,30 @@ class FoldBatchNorm(RewritePattern):
         # The other results (running statistics) are unused, as _affine checked.
         rewriter.replace_all_uses_with(bn.results[0], folded)
         rewriter.erase_op(bn)
+        self.erased.add(_erase_unfolded(producer))
         return True
+
+
+def _erase_unfolded(producer: Operation) -> int:
+    """Erase the op that was folded and the constants only it used; returns their bytes.
+
+    The driver would erase them too, but only once every BatchNormalization is folded: every
+    folded weight would be in memory twice by then. They are erased directly, not through the
+    rewriter, which would queue the constants for a visit and so keep them until the sweep ends
+    (the visit finds nothing to do: the folded op's input feeds the new op).
+    """
+    if not is_trivially_dead(producer):
+        return 0
+    feeders = [v.owner for v in producer.operands if isinstance(v.owner, Operation)]
+    producer.erase()
+    erased = 0
+    for op in feeders:
+        if op.parent is not None and is_trivially_dead(op):
+            erased += sum(
+                a.array.nbytes for a in op.attributes.values() if isinstance(a, DenseElementsAttr)
+            )
+            op.erase()
+    return erased
 
 
 def _weight(value: Value, what: str) -> np.ndarray | NoMatch:

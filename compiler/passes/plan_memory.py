@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
-
 from ..backend import memory
 from ..backend.constants import op_constants
 from ..backend.places import ARG_BUFFERS, CONST_BUFFER, CONST_BUFFERS, nbytes
@@ -129,6 +127,8 @@ class _Plan:
         self.func = func
         self.ops = list(func.body.ops)
         self.index = {id(op): i for i, op in enumerate(self.ops)}
+        import networkx as nx  # here, not at import: it costs 16 MB before the compile needs it
+
         uf = nx.utils.UnionFind()
         values: dict[int, Value] = {}
         for arg in func.body.args:

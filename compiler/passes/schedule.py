@@ -14,8 +14,7 @@ from __future__ import annotations
 import bisect
 import heapq
 from dataclasses import dataclass
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from ..backend.estimates import op_cycles, op_unit
 from ..backend.places import Places
@@ -25,6 +24,9 @@ from ..dialects.func import FuncOp
 from ..ir.builtin import ModuleOp
 from ..ir.core import Operation
 from ..pm import Pass, PassFailure, register_pass
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @register_pass
@@ -55,6 +57,8 @@ class SchedulePass(Pass):
 
 def dependencies(ops: list[Operation], places: Places) -> nx.DiGraph:
     """Edges i -> j (i before j) for data flow, memory hazards and barrier fences."""
+    import networkx as nx  # here, not at import: it costs 16 MB before the compile needs it
+
     g = nx.DiGraph()
     g.add_nodes_from(range(len(ops)))
     index = {id(op): i for i, op in enumerate(ops)}
@@ -131,6 +135,8 @@ def list_schedule(g: nx.DiGraph, ops: list[Operation], target) -> list[int]:
     estimate of the units (ties: longest remaining path, then program order)."""
     cost = [op_cycles(op, target) for op in ops]
     units = [op_unit(op) for op in ops]
+    import networkx as nx  # see dependencies()
+
     tail = [0.0] * len(ops)
     for n in reversed(list(nx.topological_sort(g))):
         tail[n] = cost[n] + max((tail[s] for s in g.successors(n)), default=0.0)

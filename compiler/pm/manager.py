@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ..ir.builtin import ModuleOp
 from ..ir.diagnostics import IRError
 from ..ir.verifier import verify
+from ..util.memory import reclaim
 from .instruments import PassInstrument
 from .pass_base import Pass, PassFailure
 from .pipeline import print_pipeline
@@ -52,6 +53,8 @@ class PassManager:
                     f"{exc.message} [after pass '{p.name}']", exc.loc, exc.source
                 ) from None
             changed_any |= changed
+            if changed:
+                reclaim()  # what the pass erased and freed (see util/memory.py)
             for ins in self.instruments:
                 ins.after_pass(p, module, changed)
         for ins in self.instruments:

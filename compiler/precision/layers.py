@@ -129,6 +129,16 @@ def as_layer(op: Operation, index: int = 0) -> Layer | None:
 
 
 def _linear_layer(op: Operation, index: int) -> Layer | None:
+    parts = _linear_parts(op)
+    if parts is None:
+        return None
+    w, bias = parts
+    return Layer(op, layer_name(op, index), "linear", np.asarray(w, np.float32), bias)
+
+
+def _linear_parts(op: Operation) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """The constant weight and bias of a float ``nn.linear`` crossbar layer (the IR's arrays,
+    not copies), or None when it is not one."""
     x, w_val, b_val = op.operands
     w = _const(w_val)
     if w is None or w.ndim != 2 or not _float32(x.type) or not _float32(op.results[0].type):
@@ -136,21 +146,14 @@ def _linear_layer(op: Operation, index: int) -> Layer | None:
     bias = None if isinstance(b_val.type, NoneType) else _const(b_val)
     if bias is None and not isinstance(b_val.type, NoneType):
         return None
-    return Layer(op, layer_name(op, index), "linear", np.asarray(w, np.float32), bias)
+    return w, bias
 
 
 def _conv_layer(op: Operation, index: int) -> Layer | None:
-    x, w_val = op.operands[0], op.operands[1]
-    w = _const(w_val)
-    if w is None or w.ndim != 4 or not _float32(x.type) or not _float32(op.results[0].type):
+    parts = _conv_parts(op)
+    if parts is None:
         return None
-    if op.get_attr("group", 1) != 1 or op.get_attr("auto_pad", "NOTSET") != "NOTSET":
-        return None
-    bias = None
-    if len(op.operands) > 2 and not isinstance(op.operands[2].type, NoneType):
-        bias = _const(op.operands[2])
-        if bias is None:
-            return None
+    w, bias = parts
     kernel = tuple(int(k) for k in w.shape[2:])
     geometry = {
         "kernel_shape": kernel,
@@ -162,6 +165,23 @@ def _conv_layer(op: Operation, index: int) -> Layer | None:
     return Layer(op, layer_name(op, index), "conv", matrix, bias, geometry)
 
 
+def _conv_parts(op: Operation) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """The constant weight and bias of a float ``onnx.Conv`` crossbar layer (the IR's arrays,
+    not copies), or None when it is not one."""
+    x, w_val = op.operands[0], op.operands[1]
+    w = _const(w_val)
+    if w is None or w.ndim != 4 or not _float32(x.type) or not _float32(op.results[0].type):
+        return None
+    if op.get_attr("group", 1) != 1 or op.get_attr("auto_pad", "NOTSET") != "NOTSET":
+        return None
+    bias = None
+    if len(op.operands) > 2 and not isinstance(op.operands[2].type, NoneType):
+        bias = _const(op.operands[2])
+        if bias is None:
+            return None
+    return w, bias
+
+
 def main_block(module: ModuleOp):
     """The body of the module's main function (``@main`` or the only function)."""
     from ..interp.interpreter import main_function
@@ -171,12 +191,19 @@ def main_block(module: ModuleOp):
 
 def float_layers(module: ModuleOp) -> list[Layer]:
     """Every not-yet-quantized crossbar layer of the main function, in program order."""
+    return [as_layer(op, i) for i, op in float_layer_ops(module)]
+
+
+def float_layer_ops(module: ModuleOp) -> list[tuple[int, Operation]]:
+    """``(index in the block, op)`` of every not-yet-quantized crossbar layer, in program order:
+    what :func:`float_layers` lists, without making every layer's float weight matrix at once
+    (``as_layer(op, index)`` makes one layer's when it is needed)."""
     out = []
     for i, op in enumerate(main_block(module).ops):
-        if isinstance(op, (FLOAT_LINEAR, FLOAT_CONV)):
-            layer = as_layer(op, i)
-            if layer is not None:
-                out.append(layer)
+        if isinstance(op, FLOAT_LINEAR) and _linear_parts(op) is not None:
+            out.append((i, op))
+        elif isinstance(op, FLOAT_CONV) and _conv_parts(op) is not None:
+            out.append((i, op))
     return out
 
 

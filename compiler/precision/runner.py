@@ -12,6 +12,7 @@ hold the same arrays and are computed once.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -77,12 +78,13 @@ def run_streams(
         q = [c[name] for c in chunks]
         env[id(arg)] = (q if ref else None, q)
     done: set[int] = set()
-    for op in list(func.body.ops):
+    for op in _pending_ops(func.body.ops):
         if op.has_trait(Terminator):
             run.ref_outputs = [env[id(v)][0] for v in op.operands] if ref else None
             run.q_outputs = [env[id(v)][1] for v in op.operands]
             break
-        ins = [env[id(v)] for v in op.operands]
+        operands = op.operands  # read before a callback erases the op (which clears them)
+        ins = [env[id(v)] for v in operands]
         new_ops, ref_outs = None, None
         wanted = callback is not None and wants(op)
         if wanted:
@@ -97,8 +99,17 @@ def run_streams(
         for result, out in zip((new_ops[-1] if new_ops else op).results, outs):
             env[id(result)] = out
         done.add(id(op))
-        _free(env, op.operands if not new_ops else _all_operands(new_ops, op), done)
+        _free(env, operands if not new_ops else _all_operands(new_ops, operands), done)
     return run
+
+
+def _pending_ops(ops: list[Operation]):
+    """The ops of a block as it was when the run started, each released once the run moved
+    past it: a layer the callback replaces, and the weight constant it erases with it, are then
+    no longer kept alive by the run."""
+    pending = deque(ops)
+    while pending:
+        yield pending.popleft()
 
 
 def _evaluate(interp: Interpreter, op: Operation, ins: list, ref_outs=None) -> list[tuple]:
@@ -153,8 +164,9 @@ def _lookup(interp, v: Value, local: dict, env: dict) -> Chunks:
     raise KeyError(f"value of {owner} is not available to the replacement ops")
 
 
-def _all_operands(new_ops: list[Operation], old: Operation) -> list[Value]:
-    values = list(old.operands)
+def _all_operands(new_ops: list[Operation], old_operands) -> list[Value]:
+    """The replaced op's operands (read before it was erased) and its replacements'."""
+    values = list(old_operands)
     for op in new_ops:
         values.extend(op.operands)
     return values

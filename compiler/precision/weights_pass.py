@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from ..ir.builtin import ModuleOp
 from ..ir.core import Operation
+from ..util.memory import ErasedBytes
 from .calibration import Calibration, calibration_for
-from .layers import Layer, build_layer_op, float_layers, replace_layer
-from .numerics.fitting import WeightSpec, fit_layer
+from .layers import Layer, as_layer, build_layer_op, float_layer_ops, replace_layer
+from .numerics.fitting import WeightSpec, fit_layer, reference_rows_needed
 from .record import is_float_model, record_model, remember_reference, set_float
 from .runner import run_streams
 
@@ -22,7 +25,7 @@ def quantize_weights(
     module: ModuleOp, policy: Policy, calibration: str, array_rows: int, needs_ref: bool = True
 ) -> bool:
     """Quantize the float crossbar layers of ``module`` by ``policy``; True if any changed."""
-    n = len(float_layers(module))
+    n = len(float_layer_ops(module))
     if all(policy(i, n) is None for i in range(n)):
         return False
     cal = calibration_for(module, calibration)
@@ -39,23 +42,25 @@ def quantize_weights_with(
 ):
     """:func:`quantize_weights` with the calibration set given; returns the quantized model's
     outputs on it (None when no layer was selected)."""
-    layers = float_layers(module)
-    chosen = {id(ly.op): (ly, policy(i, len(layers))) for i, ly in enumerate(layers)}
-    chosen = {k: v for k, v in chosen.items() if v[1] is not None}
-    del layers  # `chosen` alone holds the layers (and their weight matrices) until replaced
+    ops = float_layer_ops(module)
+    # Each layer's float weight matrix is made when its turn comes and goes once it is replaced:
+    # all of them at once would be a second copy of every weight beside the IR's constants.
+    # The op itself stays referenced so that its id names no other op meanwhile.
+    chosen = {id(op): (index, op, policy(i, len(ops))) for i, (index, op) in enumerate(ops)}
+    chosen = {k: v for k, v in chosen.items() if v[2] is not None}
+    del ops
     if not chosen:
         return None
     was_float = is_float_model(module)
+    erased = ErasedBytes()
 
     def callback(op: Operation, ref_ins, q_ins, run) -> list[Operation]:
-        layer, spec = chosen.pop(id(op))  # its float weight matrix goes once it is replaced
-        x_q = layer.rows(run.samples(q_ins[0]))
-        if ref_ins[0] is q_ins[0] or ref_ins[0] is None:
-            # Nothing quantized upstream yet (or no float stream): the inputs coincide.
-            x_ref = x_q if ref_ins[0] is not None else None
-        else:
-            x_ref = layer.rows(run.samples(ref_ins[0]))
-        return [replacement(layer, spec, x_q, x_ref, array_rows)]
+        index, _, spec = chosen.pop(id(op))
+        layer = as_layer(op, index)
+        x_q, x_ref, ref_mean = layer_inputs(layer, spec, ref_ins[0], q_ins[0], run)
+        new = replacement(layer, spec, x_q, x_ref, array_rows, ref_mean)
+        erased.add(layer.weight.nbytes)  # the float weight constant erased with the layer
+        return [new]
 
     run = run_streams(
         module, cal, lambda op: id(op) in chosen, callback, ref=needs_ref or was_float
@@ -66,9 +71,29 @@ def quantize_weights_with(
     return outputs
 
 
-def replacement(layer: Layer, spec: WeightSpec, x_q, x_ref, array_rows: int) -> Operation:
+def layer_inputs(layer: Layer, spec: WeightSpec, ref, q, run):
+    """The layer's calibration rows for :func:`fit_layer`: ``(x_q, x_ref, ref_mean)`` from its
+    input's chunks in both streams (``ref`` None: no float stream).
+
+    When the fit uses only the float rows' mean, ``x_ref`` is reduced to it before ``x_q`` is
+    made: one row matrix (tens of megabytes for an early convolution) in memory at a time.
+    """
+    if ref is q or ref is None:
+        # Nothing quantized upstream yet (or no float stream): the inputs coincide.
+        x_q = layer.rows(run.samples(q))
+        return x_q, (x_q if ref is not None else None), None
+    x_ref = layer.rows(run.samples(ref))
+    ref_mean = None
+    if not reference_rows_needed(spec):
+        ref_mean, x_ref = x_ref.mean(axis=0, dtype=np.float64), None
+    return layer.rows(run.samples(q)), x_ref, ref_mean
+
+
+def replacement(
+    layer: Layer, spec: WeightSpec, x_q, x_ref, array_rows: int, ref_mean=None
+) -> Operation:
     """Fit ``layer`` and swap in its quant op (returned, already in the IR)."""
-    fitted = fit_layer(layer.weight, layer.bias, spec, x_q, x_ref)
+    fitted = fit_layer(layer.weight, layer.bias, spec, x_q, x_ref, ref_mean=ref_mean)
     new = build_layer_op(layer, fitted.weights, fitted.bias, array_rows)
     set_float(new, "quant.weight_error", fitted.weight_error)
     set_float(new, "quant.output_error", fitted.output_error)

@@ -15,6 +15,7 @@ from ..pm import PassManager
 from ..pm.instruments import DumpDirInstrument, PrintIRInstrument, TimingInstrument
 from ..pm.pipeline import PipelineError
 from ..util.atomic import atomic_write_bytes, atomic_write_text
+from ..util.memory import freeze_imports
 
 
 class UsageError(Exception):
@@ -167,6 +168,7 @@ def run_tool(prog: str, body: Callable[[], int]) -> int:
     """Run a tool's body, turning user errors into one ``error:`` message and an exit code:
     1 for bad input, 2 for bad usage, 3 for an internal error (a bug in imcc: the runtime's
     guard reports it, as for the runtime's tools)."""
+    freeze_imports()  # the tool's imports are done: later collections skip their objects
     return guarded(prog, lambda: _user_errors(prog, body))
 
 

@@ -26,7 +26,6 @@ from ..frontend.loader import read_model
 from ..frontend.placement import describe_table
 from ..ir.builtin import ModuleOp
 from ..ir.diagnostics import FileLineColLoc, IRError
-from ..ir.parser import parse_module
 from ..ir.printer import print_ir
 from ..ir.verifier import verify
 from ..pipelines import DEFAULT_LEVEL, IR_LEVELS, LEVELS, level, pipeline_to
@@ -214,6 +213,8 @@ def _load(args, shapes) -> tuple[ModuleOp, str | None, float]:
     if args.input.endswith(".mlir"):
         if shapes:
             raise UsageError("--input-shape applies to ONNX models, not to IR text")
+        from ..ir.parser import parse_module  # lark only when the input is IR text
+
         text = read_text(args.input)
         module = parse_module(text, args.input)
     else:

@@ -86,7 +86,7 @@ class CrossbarWeights:
 
     def dense(self) -> np.ndarray:
         """The float32 weight ``[O, K]`` the cells represent, planes summed in order."""
-        cells = self.column_cells().astype(np.float32)
+        cells = self.column_cells()  # int8 cells are exact in float32: no float copy of them
         scales = self.column_scales()
         out = np.zeros(self.cells.shape[1:], np.float32)
         for p in range(self.planes):
@@ -469,12 +469,39 @@ def int4_pair(weight: np.ndarray) -> CrossbarWeights:
     w = np.asarray(weight, np.float32)
     amax = np.abs(w).max(axis=1) if w.size else np.zeros(w.shape[0], np.float32)
     step = np.where(amax > 0, amax / np.float32(INT8_LIMIT), np.float32(1.0)).astype(np.float32)
-    codes = np.clip(np.rint(w / step[:, None]), -INT8_LIMIT, INT8_LIMIT).astype(np.int64)
-    high = np.rint(codes / INT4_BASE).astype(np.int64)
-    low = codes - INT4_BASE * high
-    cells = np.stack([high, low]).astype(np.int8)
+    cells = _int4_cells(w, step)
     scale = np.stack([step * np.float32(INT4_BASE), step]).astype(np.float32)
     return CrossbarWeights(cells, scale, None, "int4")
+
+
+def _int4_cells(w: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """int8 ``[2, O, K]``: the planes h, l of the codes c = clip(round(w / step)).
+
+    The codes are small integers, exact in float32, and c / INT4_BASE never lies halfway
+    between two integers, so h = round(c / INT4_BASE) and l = c − INT4_BASE·h are computed in
+    float32, in place, without int64 or float64 copies of the layer.
+    """
+    codes = np.divide(w, step[:, None])
+    np.rint(codes, out=codes)
+    np.clip(codes, -INT8_LIMIT, INT8_LIMIT, out=codes)
+    if np.isnan(codes).any():
+        return _int4_cells_int64(codes)
+    cells = np.empty((2, *w.shape), np.int8)
+    high = np.divide(codes, np.float32(INT4_BASE))
+    np.rint(high, out=high)
+    cells[0] = high
+    high *= np.float32(INT4_BASE)
+    codes -= high
+    cells[1] = codes
+    return cells
+
+
+def _int4_cells_int64(codes: np.ndarray) -> np.ndarray:
+    """The planes through int64, for codes with NaNs (a non-finite weight, or a channel of
+    denormals whose step underflows to 0): the cells they have always been given."""
+    c = codes.astype(np.int64)
+    high = np.rint(c / INT4_BASE).astype(np.int64)
+    return np.stack([high, c - INT4_BASE * high]).astype(np.int8)
 
 
 def rows_to_nchw(y: np.ndarray, n: int, out_hw: tuple[int, int]) -> np.ndarray:

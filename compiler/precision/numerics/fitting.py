@@ -29,7 +29,7 @@ from .crossbar import CrossbarWeights, int4_pair
 from .gptq import gptq_ternarize
 from .metrics import relative_error
 from .planes import ternarize_planes
-from .ternary import detect_ternary
+from .ternary import ternary_channels
 
 RULES = ("data", "l2", "twn", "sparsity")
 #: Ridge term of the target-aware solve, relative to the mean diagonal of X_qᵀX_q.
@@ -68,17 +68,27 @@ class Fitted:
     exact_channels: int
 
 
+def reference_rows_needed(spec: WeightSpec) -> bool:
+    """Whether :func:`fit_layer` needs the float model's input rows ``x_ref`` themselves (the
+    target-aware ternary fit) or only their column mean ``ref_mean`` (the bias correction)."""
+    return spec.fmt != "int8" and spec.rule == "data"
+
+
 def fit_layer(
     weight: np.ndarray,
     bias: np.ndarray | None,
     spec: WeightSpec,
     x_q: np.ndarray | None = None,
     x_ref: np.ndarray | None = None,
+    *,
+    ref_mean: np.ndarray | None = None,
 ) -> Fitted:
     """Quantize ``weight`` ``[O, K]`` by ``spec``; ``x_q``/``x_ref`` are calibration rows
-    ``[n, K]`` (the quantized and the float model's inputs of the layer) for data-aware fits."""
+    ``[n, K]`` (the quantized and the float model's inputs of the layer) for data-aware fits.
+    ``ref_mean`` (``x_ref.mean(axis=0, dtype=float64)``) may stand for ``x_ref`` when
+    :func:`reference_rows_needed` says so: a caller then never holds both row matrices."""
     w = np.asarray(weight, np.float32)
-    exact, _ = detect_ternary(w, spec.asymmetric)
+    exact = ternary_channels(w, spec.asymmetric)
     data = x_q is not None and (spec.rule == "data" or spec.fmt == "int8")
     if spec.fmt == "int8":
         cw = int4_pair(w)
@@ -89,8 +99,10 @@ def fit_layer(
         cw = _ternary(target, spec, x_q)
     w_hat = cw.dense()
     new_bias = bias
-    if data and x_ref is not None:
-        new_bias = _corrected_bias(w, w_hat, bias, x_q, x_ref, exact)
+    if data and (x_ref is not None or ref_mean is not None):
+        if ref_mean is None:
+            ref_mean = x_ref.mean(axis=0, dtype=np.float64)
+        new_bias = _corrected_bias(w, w_hat, bias, x_q, ref_mean, exact)
     out_err = local_output_error(w, bias, w_hat, new_bias, x_q) if x_q is not None else float("nan")
     return Fitted(
         cw,
@@ -152,9 +164,10 @@ def _target_aware(w, x_q, x_ref, exact) -> np.ndarray:
     return np.where(exact[:, None], w, w_star.astype(np.float32))
 
 
-def _corrected_bias(w, w_hat, bias, x_q, x_ref, exact) -> np.ndarray | None:
-    """b' = b + E[X_ref]·Wᵀ − E[X_q]·Ŵᵀ: the float model's mean output is kept."""
-    delta = x_ref.mean(axis=0, dtype=np.float64) @ w.T.astype(np.float64)
+def _corrected_bias(w, w_hat, bias, x_q, ref_mean, exact) -> np.ndarray | None:
+    """b' = b + E[X_ref]·Wᵀ − E[X_q]·Ŵᵀ: the float model's mean output is kept (``ref_mean``
+    is E[X_ref], in float64)."""
+    delta = ref_mean @ w.T.astype(np.float64)
     delta -= x_q.mean(axis=0, dtype=np.float64) @ w_hat.T.astype(np.float64)
     delta = np.where(exact, 0.0, delta)
     if not delta.any():
@@ -206,6 +219,6 @@ def fit_candidates(
 
 def _finish(w, bias, cw: CrossbarWeights, x, exact) -> Fitted:
     w_hat = cw.dense()
-    new_bias = _corrected_bias(w, w_hat, bias, x, x, exact)
+    new_bias = _corrected_bias(w, w_hat, bias, x, x.mean(axis=0, dtype=np.float64), exact)
     err = local_output_error(w, bias, w_hat, new_bias, x)
     return Fitted(cw, new_bias, relative_error(w, w_hat), err, int(exact.sum()))

@@ -23,10 +23,12 @@ METRICS = ("auto", "relative", "cosine", "accuracy", "top1")
 
 
 def relative_error(w, w_hat) -> float:
-    """Relative Frobenius error ||W − Ŵ|| / ||W|| (0 for two zero tensors, inf for Ŵ ≠ W = 0)."""
-    w = np.asarray(w, np.float64)
-    d = float(np.linalg.norm(w - np.asarray(w_hat, np.float64)))
-    ref = float(np.linalg.norm(w))
+    """Relative Frobenius error ||W − Ŵ|| / ||W|| (0 for two zero tensors, inf for Ŵ ≠ W = 0).
+
+    The difference is taken in float64 element by element (the same values as subtracting
+    float64 copies), so a large layer needs one float64 array at a time, not three."""
+    d = float(np.linalg.norm(np.subtract(w, w_hat, dtype=np.float64)))
+    ref = float(np.linalg.norm(np.asarray(w, np.float64)))
     if ref == 0:
         return 0.0 if d == 0 else math.inf
     return d / ref

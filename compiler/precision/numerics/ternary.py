@@ -211,22 +211,40 @@ def detect_ternary(w: np.ndarray, asymmetric: bool = False, rtol: float = DEFAUL
     channel bit-exactly when its values are exactly equal (a float64 mean of equal float32 values is
     that value).
     """
-    w = np.asarray(w, np.float64)
+    ok, w, nonzero = _ternary_support(w, asymmetric, rtol)
+    t = (np.sign(w) * nonzero).astype(np.int8)
+    return ok, t
+
+
+def ternary_channels(w: np.ndarray, asymmetric: bool = False, rtol: float = DEFAULT_RTOL):
+    """The mask ``[O]`` of :func:`detect_ternary` alone (no cells), for fits that only need to
+    know which channels to leave alone."""
+    return _ternary_support(w, asymmetric, rtol)[0]
+
+
+def _ternary_support(w: np.ndarray, asymmetric: bool, rtol: float):
+    """``(mask, w, nonzero)`` for :func:`detect_ternary`.
+
+    A float32 weight is examined in float32: |w|, its maxima and minima are exact there, and the
+    comparisons with the float64 tolerances promote each element exactly, so the result is the
+    float64 computation's without a float64 copy (and temporaries) of a large layer.
+    """
+    w = np.asarray(w)
+    if w.dtype != np.float32:
+        w = w.astype(np.float64, copy=False)
     a = np.abs(w)
-    amax = a.max(axis=1)
-    tol = rtol * amax
+    tol = rtol * a.max(axis=1).astype(np.float64)
     nonzero = a > tol[:, None]
     if asymmetric:
         ok = _tight(a, nonzero & (w > 0), tol) & _tight(a, nonzero & (w < 0), tol)
     else:
         ok = _tight(a, nonzero, tol)
-    t = (np.sign(w) * nonzero).astype(np.int8)
-    return ok, t
+    return ok, w, nonzero
 
 
 def _tight(a: np.ndarray, mask: np.ndarray, tol: np.ndarray) -> np.ndarray:
-    hi = np.where(mask, a, -np.inf).max(axis=1)
-    lo = np.where(mask, a, np.inf).min(axis=1)
+    hi = np.where(mask, a, -np.inf).max(axis=1).astype(np.float64)
+    lo = np.where(mask, a, np.inf).min(axis=1).astype(np.float64)
     return ~mask.any(axis=1) | (hi - lo <= tol)
 
 
