@@ -2,7 +2,8 @@
 
 The isa dialect holds exactly what the binary holds; this module only moves it into the runtime's
 types: tensor table, constant blobs, instructions (each ``cl.call`` numbered into the call table)
-and the debug table (instruction → IR op → ONNX node). Meta records how the program was made.
+and the debug table (instruction → IR op → ONNX node, and the attention head of a per-head job).
+Meta records how the program was made.
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ def emit_program(module: ModuleOp) -> Program:
                 raise IRError(str(exc), op.location) from None
             node = op.location.name if isinstance(op.location, NameLoc) else ""
             ir_op = op.get_attr("isa.from") or op.name
-            p.debug[len(p.instrs) - 1] = DebugInfo(ir_op, op.get_attr("isa.layer") or node)
+            layer = op.get_attr("isa.layer") or node
+            p.debug[len(p.instrs) - 1] = DebugInfo(ir_op, layer, op.get_attr("isa.head"))
     for key in META_ATTRS:
         if key in module.attributes:
             p.meta[key.replace("imcc.", "").replace("imc.", "")] = _text(module.attributes[key])

@@ -152,6 +152,7 @@ def _buffers_attr() -> AttrDef:
 
 
 _LAYER = AttrDef("layer", StringAttr, doc="the layer (ONNX node) the job belongs to")
+_HEAD = AttrDef("head", IntegerAttr, doc="the attention head the job computes, for reports")
 #: Where an array window sits: the array and its first row and column (``?`` until placed).
 _WINDOW_PLACE = tuple(AttrDef(k, _Place, required=True) for k in ("array", "row0", "col0"))
 _UNIT = AttrDef("unit", StringAttr, required=True, doc="the unit that runs the job")
@@ -234,6 +235,7 @@ class WriteOp(ImcOp):
         AttrDef("src_stride", IntegerAttr, required=True),
         *_WINDOW_PLACE,
         _LAYER,
+        _HEAD,
     )
 
     def verify_(self) -> None:
@@ -301,6 +303,7 @@ class MvmOp(ImcOp):
         AttrDef("acc_mode", BoolAttr, required=True),
         AttrDef("adc_shift", IntegerAttr, required=True),
         _LAYER,
+        _HEAD,
         _buffers_attr(),
     )
 

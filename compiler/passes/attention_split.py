@@ -271,6 +271,9 @@ class _Graph:
                 "adc_bits": IntegerAttr(adc_bits),
                 "adc_shift": IntegerAttr(0),
                 "quant.role": StringAttr(role),
+                # the products are [batch, head, ...]: dynamic-array-map tags each group's jobs
+                # with its head, which the debug table and the run report keep
+                "quant.head_axis": IntegerAttr(1),
             },
             location=self.loc,
         )

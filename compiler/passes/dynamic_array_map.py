@@ -8,6 +8,10 @@ consecutive arrays of the group, so the write of one tile overlaps the products 
 before it (``schedule`` sees the cells each write replaces and orders reuse of an array after
 its reads). The float result is the accumulator cast to float32 times the per-row scales and,
 when present, the per-column scales: cores' jobs ``nonlinear-offload`` places.
+
+A product whose ``quant.head_axis`` names the axis of its leading (group) dimensions that is the
+attention head (``attention-split`` sets it) gives every write and MVM of a group that head as
+``head``; the debug table carries it into prog.bin, and the run report has a row per head.
 """
 
 from __future__ import annotations
@@ -71,6 +75,22 @@ class _RoundRobin:
         return array
 
 
+def _heads(op: DynamicMatmulOp, lead: list[int]):
+    """``group index -> {"head": head}`` for a product whose ``quant.head_axis`` names its head
+    axis among the leading dimensions ``lead`` (groups run in row-major order over them);
+    ``-> {}`` for any other product."""
+    axis = op.get_attr("quant.head_axis")
+    if axis is None:
+        return lambda g: {}
+    if not 0 <= axis < len(lead):
+        raise PassFailure(
+            f"quant.head_axis {axis} is not one of the product's {len(lead)} group axes",
+            op.location,
+        )
+    inner = math.prod(lead[axis + 1 :])
+    return lambda g: {"head": IntegerAttr(g // inner % lead[axis])}
+
+
 def _rewrite(op: DynamicMatmulOp, group, arrays: _RoundRobin, name: str) -> None:
     a, a_scale, bt = op.operands[:3]
     b_scale = op.b_scale()
@@ -85,6 +105,7 @@ def _rewrite(op: DynamicMatmulOp, group, arrays: _RoundRobin, name: str) -> None
             op.location,
         )
     cols = int(group.cols)
+    heads = _heads(op, lead)
     loc = op.location
     b = Builder.before(op)
     acc_type = RankedTensorType((groups * m, n), i32)
@@ -109,6 +130,7 @@ def _rewrite(op: DynamicMatmulOp, group, arrays: _RoundRobin, name: str) -> None
                         "row0": IntegerAttr(0),
                         "col0": IntegerAttr(0),
                         "layer": StringAttr(name),
+                        **heads(g),
                     },
                     location=loc,
                 )
@@ -131,6 +153,7 @@ def _rewrite(op: DynamicMatmulOp, group, arrays: _RoundRobin, name: str) -> None
                     adc_shift=shift,
                     layer=StringAttr(name),
                     buffers=imc.unallocated(),
+                    **heads(g),
                 )
                 mvm = imc.MvmOp.create([a, window, acc], [acc_type], attrs, location=loc)
                 acc = b.insert(mvm).results[0]

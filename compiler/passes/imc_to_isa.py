@@ -163,6 +163,8 @@ class _Lowering:
         attrs["isa.from"] = StringAttr(src.name)
         if src.get_attr("layer"):
             attrs["isa.layer"] = StringAttr(src.get_attr("layer"))
+        if src.get_attr("head") is not None:
+            attrs["isa.head"] = IntegerAttr(int(src.get_attr("head")))
         self.instrs.append(cls.create(attributes=attrs, location=src.location))
 
     def tensor(self, name, role, dtype, shape, mem, addr, loc) -> None:

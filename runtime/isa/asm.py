@@ -8,7 +8,7 @@ marks the position of the next instruction for readers (v1 has no branches). Sta
     .const NAME DTYPE [v, v, ...]          # inline values, or
     .const NAME DTYPE "weights.npy"        # a .npy file next to (or below) the .s file
     .tensor NAME ROLE [d0, d1, ...] DTYPE MEM ADDR [scale=F] [zp=I] [scales=CONST] [axis=I]
-    .debug "ir op" "onnx node"             # attaches to the next instruction
+    .debug "ir op" "onnx node" [head=N]    # attaches to the next instruction (N: attention head)
     .call {JSON}                           # the next call table entry (see `calls`)
     MNEMONIC field=value, field=value, ... # or positional values in table order
 
@@ -29,7 +29,7 @@ import numpy as np
 from ..fileio import load_npy, read_file
 from .calls import CallError, call_from_json
 from .encoding import Instr, check_value
-from .entries import NAME_RE, ROLES, Const, DebugInfo, Tensor
+from .entries import MAX_HEAD, NAME_RE, ROLES, Const, DebugInfo, Tensor
 from .errors import FieldError, ProgramError
 from .program import Program
 from .table import BY_MNEMONIC, DTYPES, MEMS, Field
@@ -212,13 +212,24 @@ class Assembler:
         self.program.meta[key.text] = self.string(value)
 
     def debug(self, head: Tok, toks: list[Tok]) -> None:
-        """Handle ``.debug "ir op" "onnx node"`` for the next instruction."""
+        """Handle ``.debug "ir op" "onnx node" [head=N]`` for the next instruction."""
         ir_op = self.expect(toks, 0, "str", "a quoted IR op name", head)
         node = self.expect(toks, 1, "str", "a quoted ONNX node name", ir_op)
-        self.no_more(toks, 2)
+        index = None
+        if len(toks) > 2:
+            key = toks[2]
+            if key.kind != "name" or key.text != "head":
+                raise self.error(f"unexpected {key.text!r} (expected head=N)", key.col)
+            if len(toks) < 5 or toks[3].text != "=":
+                raise self.error("expected head=N", key.col)
+            index = self.scalar(toks[4], "int")
+            if not 0 <= index <= MAX_HEAD:
+                raise self.error(f"head {index} out of range 0..{MAX_HEAD}", toks[4].col)
+            self.no_more(toks, 5)
         if self.debug_next is not None:
             raise self.error("two .debug lines for one instruction", head.col)
-        self.debug_next = (self.lineno, DebugInfo(self.string(ir_op), self.string(node)))
+        info = DebugInfo(self.string(ir_op), self.string(node), index)
+        self.debug_next = (self.lineno, info)
 
     def no_more(self, toks: list[Tok], n: int) -> None:
         """Reject anything after the first ``n`` tokens."""

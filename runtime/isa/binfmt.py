@@ -21,9 +21,14 @@ Sections are sequences of records; a string is a u16 byte length and UTF-8 bytes
 - const: str name, u8 dtype code, u32 element count, u32 byte size, packed data
 - tensors: str name, u8 role, u8 dtype, u8 mem, u8 ndim, u32 dims[ndim], u32 addr, f32 scale,
   i32 zp, i32 scales-blob index (−1: none), u8 axis
-- debug: u32 instruction index (strictly increasing), str IR op, str ONNX node
+- debug: u32 instruction index (strictly increasing), str IR op, str ONNX node; from format 2.1
+  also i32 attention head (−1: the instruction is not per head)
 - meta: str key, str value (keys strictly increasing)
 - calls: the call table of ``cl.call`` (records as `calls` describes them)
+
+Versions: a reader reads its major version up to its minor. 2.1 adds the debug records' head; a
+program is written as 2.0 unless a debug entry names a head, so programs without per-head entries
+keep their 2.0 bytes (and older readers), and a 2.1 file must name at least one head.
 
 The encoding is canonical: a buffer that reads back without error re-serializes to the same bytes.
 Reading validates everything before returning and raises only `BinaryFormatError`.
@@ -42,7 +47,9 @@ from .errors import BinaryFormatError
 from .table import DTYPE_BY_CODE, DTYPES, MEMS
 
 MAGIC = b"IMCC"
-FORMAT_VERSION = (2, 0)
+FORMAT_VERSION = (2, 1)
+#: The first minor version whose debug records hold an attention head.
+HEAD_MINOR = 1
 HEADER = struct.Struct("<4sHHIIII16s32s")
 SECTION = struct.Struct("<IIII")
 SECTION_KINDS = ("code", "const", "tensors", "debug", "meta", "calls")
@@ -65,11 +72,13 @@ def _str(s: str) -> bytes:
     return struct.pack("<H", len(b)) + b
 
 
-def _const_section(p) -> bytes:
-    return b"".join(
-        _str(c.name) + struct.pack("<BII", DTYPES[c.dtype].code, c.count, len(c.raw)) + c.raw
-        for c in p.consts
-    )
+def _const_parts(p) -> list[bytes]:
+    """The const section as parts, each record's head and then its data (not copied)."""
+    parts = []
+    for c in p.consts:
+        parts.append(_str(c.name) + struct.pack("<BII", DTYPES[c.dtype].code, c.count, len(c.raw)))
+        parts.append(c.raw)
+    return parts
 
 
 def _tensor_section(p) -> bytes:
@@ -86,35 +95,52 @@ def _tensor_section(p) -> bytes:
     return b"".join(out)
 
 
+def _debug_section(p, heads: bool) -> bytes:
+    """The debug records, with their head field when ``heads`` (format 2.1)."""
+    out = []
+    for i, d in sorted(p.debug.items()):
+        out.append(struct.pack("<I", i) + _str(d.ir_op) + _str(d.onnx_node))
+        if heads:
+            out.append(struct.pack("<i", -1 if d.head is None else d.head))
+    return b"".join(out)
+
+
 def write_program(p) -> bytes:
-    """Serialize a validated `Program` (raises ProgramError if it does not validate)."""
+    """Serialize a validated `Program` (raises ProgramError if it does not validate).
+
+    The image is joined once from its parts, the constants' data among them as they are, and
+    the checksum is computed over the parts: a large program is copied once, not once per step.
+    """
+    code = p.validate()
+    heads = any(d.head is not None for d in p.debug.values())
+    minor = HEAD_MINOR if heads else 0
     sections = [
-        (p.validate(), len(p.instrs)),
-        (_const_section(p), len(p.consts)),
-        (_tensor_section(p), len(p.tensors)),
-        (
-            b"".join(
-                struct.pack("<I", i) + _str(d.ir_op) + _str(d.onnx_node)
-                for i, d in sorted(p.debug.items())
-            ),
-            len(p.debug),
-        ),
-        (b"".join(_str(k) + _str(p.meta[k]) for k in sorted(p.meta)), len(p.meta)),
-        (b"".join(encode_call(c) for c in p.calls), len(p.calls)),
+        ([code], len(p.instrs)),
+        (_const_parts(p), len(p.consts)),
+        ([_tensor_section(p)], len(p.tensors)),
+        ([_debug_section(p, heads)], len(p.debug)),
+        ([b"".join(_str(k) + _str(p.meta[k]) for k in sorted(p.meta))], len(p.meta)),
+        ([b"".join(encode_call(c) for c in p.calls)], len(p.calls)),
     ]
     table, body, offset = [], [], TABLE_END
-    for kind, (data, count) in enumerate(sections, start=1):
-        table.append(SECTION.pack(kind, offset, len(data), count))
-        padded = _align4(len(data))
-        body.append(data + bytes(padded - len(data)))
+    for kind, (parts, count) in enumerate(sections, start=1):
+        size = sum(len(part) for part in parts)
+        table.append(SECTION.pack(kind, offset, size, count))
+        padded = _align4(size)
+        body += parts
+        body.append(bytes(padded - size))
         offset += padded
     size = offset + CHECKSUM_BYTES
     name = p.target.encode("ascii")
     header = HEADER.pack(
-        MAGIC, *FORMAT_VERSION, 0, len(SECTION_KINDS), size, 0, p.fingerprint, name
+        MAGIC, FORMAT_VERSION[0], minor, 0, len(SECTION_KINDS), size, 0, p.fingerprint, name
     )
-    image = header + b"".join(table) + b"".join(body)
-    return image + hashlib.sha256(image).digest()
+    parts = [header, *table, *body]
+    checksum = hashlib.sha256()
+    for part in parts:
+        checksum.update(part)
+    parts.append(checksum.digest())
+    return b"".join(parts)
 
 
 def reseal(data: bytes) -> bytes:
@@ -200,7 +226,7 @@ def _read_header(data: bytes) -> tuple[tuple, list[tuple[int, int, int]]]:
         expect = _align4(off + sz)
     if expect != len(body):
         raise BinaryFormatError(f"{len(body) - expect} unexpected bytes after the last section")
-    return (target.decode("ascii"), fp), sections
+    return (target.decode("ascii"), fp, minor), sections
 
 
 def _read_consts(r: _Reader, count: int) -> list[Const]:
@@ -249,14 +275,27 @@ def _read_tensors(r: _Reader, count: int, consts: list[Const]) -> list[Tensor]:
     return out
 
 
-def _read_debug(r: _Reader, count: int) -> dict[int, DebugInfo]:
+def _read_debug(r: _Reader, count: int, minor: int) -> dict[int, DebugInfo]:
     out, last = {}, -1
     for _ in range(count):
         (index,) = r.unpack("<I", "debug index")
         if index <= last:
             raise BinaryFormatError(f"debug: instruction index {index} out of order")
-        out[index] = DebugInfo(r.str(f"debug {index} ir_op"), r.str(f"debug {index} onnx_node"))
+        ir_op, node = r.str(f"debug {index} ir_op"), r.str(f"debug {index} onnx_node")
+        head = None
+        if minor >= HEAD_MINOR:
+            (head,) = r.unpack("<i", f"debug {index} head")
+            if head < -1:
+                raise BinaryFormatError(
+                    f"debug {index}: head {head} is neither -1 (none) nor an index"
+                )
+            head = None if head == -1 else head
+        out[index] = DebugInfo(ir_op, node, head)
         last = index
+    if minor >= HEAD_MINOR and all(d.head is None for d in out.values()):
+        raise BinaryFormatError(
+            f"format 2.{minor} but no debug entry names a head (such a program is written as 2.0)"
+        )
     return out
 
 
@@ -278,7 +317,7 @@ def read_fields(data: bytes) -> dict:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise BinaryFormatError(f"expected bytes, got {type(data).__name__}")
     data = bytes(data)
-    (target, fp), sections = _read_header(data)
+    (target, fp, minor), sections = _read_header(data)
     readers = [
         _Reader(data[off : off + sz], kind) for kind, (off, sz, _) in zip(SECTION_KINDS, sections)
     ]
@@ -288,7 +327,7 @@ def read_fields(data: bytes) -> dict:
         raise BinaryFormatError(f"code: {len(instrs)} instructions, table says {counts[0]}")
     consts = _read_consts(readers[1], counts[1])
     tensors = _read_tensors(readers[2], counts[2], consts)
-    debug = _read_debug(readers[3], counts[3])
+    debug = _read_debug(readers[3], counts[3], minor)
     meta = _read_meta(readers[4], counts[4])
     try:
         calls = [decode_call(readers[5], i) for i in range(counts[5])]

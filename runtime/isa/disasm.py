@@ -77,6 +77,7 @@ def disassemble(p: Program) -> str:
     for i, ins in enumerate(p.instrs):
         info = p.debug.get(i)
         if info is not None:
-            out.append(f".debug {json.dumps(info.ir_op)} {json.dumps(info.onnx_node)}")
+            head = "" if info.head is None else f" head={info.head}"
+            out.append(f".debug {json.dumps(info.ir_op)} {json.dumps(info.onnx_node)}{head}")
         out.append(format_instr(ins))
     return "\n".join(out) + "\n"

@@ -89,9 +89,16 @@ class Const:
         return unpack(self.dtype, self.raw, self.count)
 
 
+#: Largest attention head index a debug entry holds (an i32 in prog.bin).
+MAX_HEAD = 2**31 - 1
+
+
 @dataclass(frozen=True)
 class DebugInfo:
-    """Where an instruction came from: the IR op and the ONNX node."""
+    """Where an instruction came from: the IR op and the ONNX node, and for an instruction that
+    works on one attention head only (the per-head products ``attention-split`` makes), that
+    head's index (None: the instruction is not per head)."""
 
     ir_op: str
     onnx_node: str
+    head: int | None = None

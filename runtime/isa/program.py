@@ -18,7 +18,7 @@ from ..fileio import read_file, write_file
 from . import binfmt
 from .calls import Call, CallError, check_call
 from .encoding import Instr, encode
-from .entries import MAX_NDIM, NAME_RE, ROLES, Const, DebugInfo, Tensor
+from .entries import MAX_HEAD, MAX_NDIM, NAME_RE, ROLES, Const, DebugInfo, Tensor
 from .errors import BinaryFormatError, FieldError, ProgramError
 from .packing import check_packed
 from .table import DTYPES, MEMS
@@ -114,6 +114,11 @@ class Program:
                 raise exc(f"debug entry for instruction {index}: no such instruction")
             _check_str(info.ir_op, f"debug entry {index}: ir_op", exc)
             _check_str(info.onnx_node, f"debug entry {index}: onnx_node", exc)
+            head = info.head
+            if head is not None and (
+                not isinstance(head, int) or isinstance(head, bool) or not 0 <= head <= MAX_HEAD
+            ):
+                raise exc(f"debug entry {index}: head {head!r} must be None or 0..{MAX_HEAD}")
         for key, value in self.meta.items():
             _check_name(key, "meta key", exc)
             _check_str(value, f"meta {key}", exc)

@@ -70,9 +70,11 @@ def sample_program(rng: np.random.Generator, n_instrs: int = 12) -> Program:
     for ins in instrs:  # a call refers to an entry of the table
         if ins.mnemonic == "cl.call":
             ins.fields["call"] = int(rng.integers(len(calls)))
-    debug = {
-        int(i): DebugInfo(f"isa.op{i}", f'/node/{i} "q" ü')
-        for i in sorted(rng.choice(len(instrs), size=min(4, len(instrs)), replace=False))
+    debug = {  # every other entry per head (heads 0, 2): the debug records of format 2.1
+        int(i): DebugInfo(f"isa.op{i}", f'/node/{i} "q" ü', None if k % 2 else k)
+        for k, i in enumerate(
+            sorted(rng.choice(len(instrs), size=min(4, len(instrs)), replace=False))
+        )
     }
     return Program(
         instrs=instrs,

@@ -86,7 +86,8 @@ def _code_lines(p: Program) -> list[str]:
         notes = []
         info = p.debug.get(i)
         if info is not None:
-            notes.append(f"{info.ir_op} <{info.onnx_node}>")
+            head = "" if info.head is None else f" head {info.head}"
+            notes.append(f"{info.ir_op} <{info.onnx_node}>{head}")
         notes += _pointees(p, ins)
         comment = f"  # {'; '.join(notes)}" if notes else ""
         out.append(f"  {i:>5} {word:>6}  {format_instr(ins)}{comment}")

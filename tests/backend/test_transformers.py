@@ -184,7 +184,75 @@ def test_bert_encoders_of_other_shapes_split_and_agree(hidden, heads, seq, batch
     # Q.K^T: ceil(d/64) row tiles x ceil(seq/128) column tiles; P.V: ceil(seq/64) x ceil(d/128)
     writes = groups * (-(-d // 64) * -(-seq // 128) + -(-seq // 64) * -(-d // 128))
     assert _mnemonics(result)["xb.write"] == writes
+    # the report: the Q·Kᵀ and P·V rows of the one layer, each with its heads adding up to it
+    rows = [lay for lay in result.report.to_dict()["layers"] if "heads" in lay]
+    assert [lay["name"][-2:] for lay in rows] == ["QK", "PV"]
+    for lay in rows:
+        assert [h["head"] for h in lay["heads"]] == list(range(heads))
+        assert sum(h["instructions"] for h in lay["heads"]) == lay["instructions"]
     want = ort.InferenceSession(model.SerializeToString()).run(None, feeds)[1]
     got = binary[1]
     cos = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
     assert cos.min() > 0.999, cos
+
+
+def test_the_run_report_has_a_row_per_attention_head(tmp_path, feeds):
+    """bert-chip splits each attention layer's products per head: the debug table names the head
+    of every dynamic-array write and MVM, and the report lists each head under its layer row,
+    adding up to that row."""
+    import json
+    import struct
+
+    from imcc.runtime.isa.program import Program
+    from imcc.runtime.sim.runner import run_program
+
+    compiled, _ = _compile(tmp_path, feeds, "--target", "bert-chip")
+    assert compiled.returncode == 0, compiled.stderr
+    raw = (tmp_path / "p.bin").read_bytes()
+    compiled, _ = _compile(tmp_path, feeds, "--target", "bert-chip")
+    assert compiled.returncode == 0 and (tmp_path / "p.bin").read_bytes() == raw  # deterministic
+    assert struct.unpack_from("<HH", raw, 4) == (2, 1)  # format 2.1: debug entries with heads
+    program = Program.from_bytes(raw)
+    names = json.loads(program.meta["inputs"])
+    result = run_program(program, {table: feeds[model] for table, model in names.items()})
+    layers = {lay["name"]: lay for lay in result.report.to_dict()["layers"]}
+
+    heads, batch = 4, 2  # the tiny BERT: 4 heads, 2 sentences
+    split = {f"/layers.{i}/attention/Reshape_3 {role}" for i in (0, 1) for role in ("QK", "PV")}
+    assert {name for name, lay in layers.items() if "heads" in lay} == split
+    by_head = Counter()
+    for i, info in program.debug.items():
+        if info.head is not None:
+            assert program.instrs[i].mnemonic in ("xb.write", "xb.mvm") and info.onnx_node in split
+            by_head[info.onnx_node, info.head] += 1
+    for name in split:
+        lay, rows = layers[name], layers[name]["heads"]
+        assert [h["head"] for h in rows] == list(range(heads))
+        # one K (or V) write and one MVM per sentence and head, each counted in its head
+        assert [h["instructions"] for h in rows] == [by_head[name, h] for h in range(heads)]
+        assert [h["instructions"] for h in rows] == [2 * batch] * heads
+        # every instruction of these rows is per head: the heads add up to the row
+        for key in ("instructions", "macs"):
+            assert sum(h[key] for h in rows) == lay[key], key
+        assert set(lay["busy_cycles"]) == {"array"}
+        assert sum(h["busy_cycles"]["array"] for h in rows) == lay["busy_cycles"]["array"]
+        assert sum(h["energy_pj"] for h in rows) == pytest.approx(lay["energy_pj"], rel=1e-12)
+        assert min(h["start"] for h in rows) == lay["start"]
+        assert max(h["end"] for h in rows) == lay["end"]
+        assert all(h["span_cycles"] == h["end"] - h["start"] > 0 for h in rows)
+    # the head of a write is the head whose K or V it writes: [batch, head, ...] operands, so
+    # the writes in source order go head 0..3 of sentence 0, then of sentence 1
+    for name in split:
+        writes = [
+            (program.instrs[i].fields["src_addr"], info.head)
+            for i, info in program.debug.items()
+            if info.onnx_node == name and program.instrs[i].mnemonic == "xb.write"
+        ]
+        assert [head for _, head in sorted(writes)] == list(range(heads)) * batch
+    # the softmax over every head's scores serves all heads: the attention op's own row
+    attention = layers["/layers.0/attention/Reshape_3"]
+    assert "heads" not in attention and attention["busy_cycles"].get("nl", 0) > 0
+    text = result.report.to_text()
+    assert "attention heads: 4 layers run per head (4 heads each)" in text
+    for name in split:
+        assert f"  {name} (4 heads)" in text

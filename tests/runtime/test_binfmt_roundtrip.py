@@ -119,9 +119,12 @@ def test_reader_messages(program):
     cases = [
         (raw[:50], "file too short"),
         (b"ELF!" + raw[4:], "bad magic"),
-        (_corrupt(raw, 4, "<H", 3), "unsupported format version 3.0"),
-        (_corrupt(raw, 4, "<H", 1), "unsupported format version 1.0"),
-        (_corrupt(raw, 6, "<H", 1), "unsupported format version 2.1"),
+        (
+            _corrupt(raw, 4, "<H", 3),
+            r"unsupported format version 3\.1 \(this reader reads 2\.0 to 2\.1",
+        ),
+        (_corrupt(raw, 4, "<H", 1), r"unsupported format version 1\.1"),
+        (_corrupt(raw, 6, "<H", 2), r"unsupported format version 2\.2"),
         (raw[:-1], "header says"),
         (_corrupt(raw, 200, "<B", raw[200] ^ 1, seal=False), "checksum mismatch"),
         (_corrupt(raw, 8, "<I", 1), "unknown header flags"),
@@ -148,6 +151,47 @@ def test_string_and_record_defects_are_reported(program):
         Program.from_bytes(_corrupt(raw, const_off + 2, "<B", 0xFF))
     with pytest.raises(BinaryFormatError, match="unknown dtype code 99"):
         Program.from_bytes(_corrupt(raw, const_off + 2 + len("c0_t2"), "<B", 99))
+
+
+def _minor(raw: bytes) -> int:
+    return struct.unpack_from("<H", raw, 6)[0]
+
+
+def test_debug_heads_are_format_2_1_and_programs_without_them_stay_2_0(program):
+    raw = program.to_bytes()
+    assert _minor(raw) == 1 and any(d.head is not None for d in program.debug.values())
+    assert Program.from_bytes(raw).debug == program.debug
+    # without heads: format 2.0, whose debug records are the ones 2.0 writers wrote
+    plain = {i: DebugInfo(d.ir_op, d.onnx_node) for i, d in program.debug.items()}
+    old = _with(program, debug=plain).to_bytes()
+    assert _minor(old) == 0 and Program.from_bytes(old).to_bytes() == old
+    _, off, size, count = SECTION.unpack_from(old, HEADER.size + 3 * SECTION.size)
+    records = b"".join(
+        struct.pack("<I", i) + _s(d.ir_op) + _s(d.onnx_node) for i, d in sorted(plain.items())
+    )
+    assert old[off : off + size] == records and count == len(plain)
+
+
+def _s(text: str) -> bytes:
+    data = text.encode("utf-8")
+    return struct.pack("<H", len(data)) + data
+
+
+def test_debug_head_defects_are_reported(program):
+    with pytest.raises(ProgramError, match="debug entry 3: head -1 must be None or 0..2147483647"):
+        _with(program, debug={3: DebugInfo("a", "b", -1)}).to_bytes()
+    # a 2.1 file must name a head (else it is written as 2.0)
+    empty = Program().to_bytes()
+    with pytest.raises(BinaryFormatError, match="format 2.1 but no debug entry names a head"):
+        Program.from_bytes(_corrupt(empty, 6, "<H", 1))
+    one = _with(program, debug={0: DebugInfo("a", "b", 7)}).to_bytes()
+    _, off, _, _ = SECTION.unpack_from(one, HEADER.size + 3 * SECTION.size)
+    head_at = off + 4 + 2 + 1 + 2 + 1
+    assert struct.unpack_from("<i", one, head_at)[0] == 7
+    with pytest.raises(BinaryFormatError, match="head -2 is neither -1"):
+        Program.from_bytes(_corrupt(one, head_at, "<i", -2))
+    back = Program.from_bytes(_corrupt(one, head_at, "<i", 0))
+    assert back.debug[0] == DebugInfo("a", "b", 0)
 
 
 @pytest.mark.parametrize("dtype", ["t2", "i4", "i8", "u8", "i32", "f32"])

@@ -6,13 +6,16 @@ import numpy as np
 import pytest
 from _simkit import program, tiny_target
 from imcc.runtime.isa.encoding import Instr
+from imcc.runtime.isa.entries import DebugInfo
 from imcc.runtime.sim.cost.cost import (
     analog_job_cycles,
     cost,
     digital_add_cycles,
     write_cycles,
 )
+from imcc.runtime.sim.cost.report import unit_kind
 from imcc.runtime.sim.machine.machine import Machine
+from imcc.runtime.sim.present.trace import build_trace
 from imcc.runtime.sim.runner import run_program
 from imcc.runtime.targets import load_target
 
@@ -288,3 +291,63 @@ def test_report_totals_match_the_timeline():
     )
     static = tiny_target().chip.static_power * 1e-3 * (146 / 500e6) * 1e12
     assert rep["energy_pj"]["static"] == pytest.approx(static)
+
+
+def test_report_has_a_row_per_head_that_adds_up_to_the_layer():
+    mvm = [("xb.mvm", {**_mvm(array=a, n_inner=2), "dst_addr": 0x1000 * (k + 1)}) for k, a in
+           enumerate((0, 1, 1))]  # fmt: skip
+    fill = ("fill", dict(dst_mem="L1", dst_addr=0x3800, bytes=64))
+    debug = {
+        0: DebugInfo("imc.mvm", "attn QK", 0),
+        1: DebugInfo("imc.mvm", "attn QK", 1),
+        2: DebugInfo("imc.mvm", "attn QK", 1),
+        3: DebugInfo("imc.fill", "attn QK"),  # in the layer, for no head in particular
+        4: DebugInfo("imc.fill", "other"),
+    }
+    p = program([*mvm, fill, fill, ("halt", {})], debug=debug)
+    result = run_program(p, target=tiny_target())
+    layers = {lay["name"]: lay for lay in result.report.to_dict()["layers"]}
+    assert "heads" not in layers["other"]
+    attn = layers["attn QK"]
+    heads = attn["heads"]
+    assert [h["head"] for h in heads] == [0, 1] and [h["instructions"] for h in heads] == [1, 2]
+    slots = [r.slot for r in result.records]
+    assert heads[0]["start"] == slots[0].start and heads[0]["end"] == slots[0].end
+    assert heads[1]["span_cycles"] == max(s.end for s in slots[1:3]) - slots[1].start
+    assert heads[1]["busy_cycles"] == {"array": sum(s.end - s.start for s in slots[1:3])}
+    # the heads add up to the layer's per-head instructions: all but the fill
+    fill_cycles = slots[3].end - slots[3].start
+    assert attn["instructions"] == sum(h["instructions"] for h in heads) + 1
+    assert attn["busy_cycles"]["array"] == sum(h["busy_cycles"]["array"] for h in heads)
+    assert attn["busy_cycles"][unit_kind(slots[3].unit)] == fill_cycles
+    energy = [sum(r.energy(tiny_target()).values()) for r in result.records]
+    assert [h["energy_pj"] for h in heads] == pytest.approx([energy[0], energy[1] + energy[2]])
+    assert attn["energy_pj"] == pytest.approx(sum(energy[:4]))
+    text = result.report.to_text()
+    assert "attention heads: 1 layers run per head (2 heads each)" in text
+    assert "  attn QK (2 heads)" in text and "more layers with heads" not in text
+    slices = [
+        e for e in build_trace(tiny_target(), p, result.records)["traceEvents"] if e["ph"] == "X"
+    ]
+    heads = {e["args"]["index"]: e["args"].get("head") for e in slices}
+    assert [heads[i] for i in range(5)] == [0, 1, 1, None, None]
+
+
+def test_report_text_lists_the_first_heads_and_sums_up_the_rest():
+    fills, debug = [], {}
+    for layer in range(3):
+        for head in range(12):
+            debug[len(fills)] = DebugInfo("imc.fill", f"/layers.{layer}/attn PV", head)
+            fills.append(("fill", dict(dst_mem="L1", dst_addr=64 * len(fills), bytes=4 + head)))
+    p = program([*fills, ("halt", {})], debug=debug)
+    rep = run_program(p, target=tiny_target()).report
+    assert [len(lay.get("heads", ())) for lay in rep.to_dict()["layers"]] == [12, 12, 12]
+    text = rep.to_text()
+    section = text[text.index("attention heads: 3 layers run per head (12 heads each)") :]
+    # whole layers while at most HEAD_ROWS (32) heads: the first two, then a line per layer
+    assert "/layers.0/attn PV (12 heads)" in section and "/layers.1/attn PV (12 heads)" in section
+    assert "/layers.2/attn PV (12 heads)" not in section
+    assert "(1 more layers with heads: see the JSON)" in section
+    summary = section[section.index(" busy min ") :].splitlines()[1:]
+    assert [line.split()[0] for line in summary] == [f"/layers.{i}/attn" for i in range(3)]
+    assert all(line.split()[2] == "12" for line in summary)

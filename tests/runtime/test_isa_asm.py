@@ -78,6 +78,14 @@ def test_random_programs_survive_disassembly(seed):
     assert assemble(disassemble(Program.from_bytes(binary))).to_bytes() == binary
 
 
+def test_debug_head_assembles_and_prints_back():
+    p = assemble('.debug "imc.mvm" "/attn QK" head=3\nhalt\n.debug "imc.mvm" "/attn"\nhalt\n')
+    assert p.debug[0].head == 3 and p.debug[1].head is None
+    text = disassemble(p)
+    assert '.debug "imc.mvm" "/attn QK" head=3\n' in text and '"/attn"\n' in text
+    assert assemble(text).to_bytes() == p.to_bytes()
+
+
 def test_every_mnemonic_prints_and_parses_back():
     rng = np.random.default_rng(3)
     calls = sample_calls(rng)
@@ -139,6 +147,9 @@ ERRORS = [
     (".const a i8 [1] junk", 1, 17, "unexpected 'junk'"),
     ('.const a i8 "w.npy"', 1, 13, "const files need a source file"),
     ('.debug "a" "b"', 1, 1, ".debug is not followed by an instruction"),
+    ('.debug "a" "b" heads=1\nhalt', 1, 16, "unexpected 'heads' (expected head=N)"),
+    ('.debug "a" "b" head=-1\nhalt', 1, 21, "head -1 out of range 0..2147483647"),
+    ('.debug "a" "b" head=1 x\nhalt', 1, 23, "unexpected 'x'"),
     ('.meta k "a"\n.meta k "b"', 2, 7, "meta key 'k' given twice"),
     (".bogus 1", 1, 1, "unknown directive '.bogus'"),
     ("l:\nl: halt", 2, 1, "label 'l' defined twice"),

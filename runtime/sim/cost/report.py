@@ -4,6 +4,16 @@ Layers come from the program's debug table (ONNX node name, else IR op name); in
 without a debug entry are grouped as ``(unattributed)``. Energy is dynamic energy per event from
 the cost model, memory access energy per byte touched (from the footprints) and static power over
 the run time. Area is the target's: every unit present, whether the program uses it or not.
+
+Heads: a debug entry may name the attention head its instruction works on (``attention-split``
+products on the dynamic arrays: the ``xb.write`` of a head's K or V and the ``xb.mvm`` that
+streams its queries or probabilities, in the layer rows ``<attention> QK`` and ``<attention>
+PV``). A layer row with such instructions gets a ``heads`` list, one entry per head index in
+increasing order, with the same fields as the layer (instructions, start, end, span, busy cycles
+by unit kind, energy, MACs), summed over the batch. Each field of a layer's heads adds up to that
+layer's instructions that name a head: exactly for the integer fields; the energies in another
+order of float additions. Work that serves all heads at once (the softmax over every head's
+scores, the head reshapes on the cores) names no head and stays in the attention op's own row.
 """
 
 from __future__ import annotations
@@ -120,6 +130,12 @@ def build_report(target, program, records, machine, seed=0, drift_time=None) -> 
     layer_rows = []
     for name, lay in layers.items():
         lay["span_cycles"] = lay["end"] - lay["start"]
+        if "heads" in lay:  # last, after the layer's own fields
+            heads = lay.pop("heads")
+            lay["heads"] = [
+                {"head": h, **heads[h], "span_cycles": heads[h]["end"] - heads[h]["start"]}
+                for h in sorted(heads)
+            ]
         layer_rows.append({"name": name, **lay})
     data = {
         "target": {
@@ -240,28 +256,42 @@ def layer_name(info) -> str:
 
 
 def _add_layer(layers: dict, info, rec: Record, energy: float) -> None:
+    """Count ``rec`` in its layer's row and, when its debug entry names a head, in that head's."""
     name = layer_name(info)
     lay = layers.get(name)
     if lay is None:
         lay = layers[name] = {
             "ir_op": info.ir_op if info is not None else "",
             "onnx_node": info.onnx_node if info is not None else "",
-            "instructions": 0,
-            "start": rec.slot.start,
-            "end": rec.slot.end,
-            "busy_cycles": {},
-            "energy_pj": 0.0,
-            "macs": 0,
+            **_new_row(rec),
         }
-    lay["instructions"] += 1
-    lay["start"] = min(lay["start"], rec.slot.start)
-    lay["end"] = max(lay["end"], rec.slot.end)
+    _count(lay, rec, energy)
+    if info is not None and info.head is not None:
+        heads = lay.setdefault("heads", {})  # head index -> row; listed by build_report
+        _count(heads.setdefault(info.head, _new_row(rec)), rec, energy)
+
+
+def _new_row(rec: Record) -> dict:
+    return {
+        "instructions": 0,
+        "start": rec.slot.start,
+        "end": rec.slot.end,
+        "busy_cycles": {},
+        "energy_pj": 0.0,
+        "macs": 0,
+    }
+
+
+def _count(row: dict, rec: Record, energy: float) -> None:
+    row["instructions"] += 1
+    row["start"] = min(row["start"], rec.slot.start)
+    row["end"] = max(row["end"], rec.slot.end)
     if rec.slot.unit != "control":
         kind = unit_kind(rec.slot.unit)
         busy = (rec.slot.end - rec.slot.start) * rec.slot.servers
-        lay["busy_cycles"][kind] = lay["busy_cycles"].get(kind, 0) + busy
-        lay["macs"] += rec.work.macs
-    lay["energy_pj"] += energy
+        row["busy_cycles"][kind] = row["busy_cycles"].get(kind, 0) + busy
+        row["macs"] += rec.work.macs
+    row["energy_pj"] += energy
 
 
 # --- text --------------------------------------------------------------------------------------
@@ -316,7 +346,79 @@ def _format_text(d: dict) -> str:
             f"  {lay['name'][:28]:<28} {lay['instructions']:>7,} {lay['start']:>12,} "
             f"{lay['span_cycles']:>12,} {_energy(lay['energy_pj']):>12} {lay['macs']:>14,}"
         )
+    lines += _head_lines(d["layers"])
     return "\n".join(lines) + "\n"
+
+
+#: How many head rows the text report lists one by one (see `_head_lines`).
+HEAD_ROWS = 32
+
+
+def _head_lines(layers: list[dict]) -> list[str]:
+    """The text report's section on attention heads (nothing when no layer has heads).
+
+    It lists every head of the first layers that have heads, whole layers in report order while
+    they hold at most `HEAD_ROWS` heads together (the first layer always): for BERT-like models
+    the Q·Kᵀ and P·V rows of the first attention layer, all layers of a small model. Then one line
+    per layer with heads, this one included: the number of heads and the min / mean / max over
+    them of busy cycles and energy, which shows an imbalance between the heads at a glance
+    however many there are. The JSON report (`Report.to_dict`) has every head of every layer.
+    """
+    with_heads = [lay for lay in layers if lay.get("heads")]
+    if not with_heads:
+        return []
+    counts = "/".join(str(n) for n in sorted({len(lay["heads"]) for lay in with_heads}))
+    kinds = sorted(
+        {k for lay in with_heads for h in lay["heads"] for k in h["busy_cycles"]},
+        key=lambda k: (k != "array", k),
+    )
+    listed, rows = [], 0
+    for lay in with_heads:
+        if listed and rows + len(lay["heads"]) > HEAD_ROWS:
+            break
+        listed.append(lay)
+        rows += len(lay["heads"])
+    lines = [
+        "",
+        f"attention heads: {len(with_heads)} layers run per head ({counts} heads each); a head's "
+        "row sums the layer's instructions for that head, over the batch",
+    ]
+    header = (
+        f"    {'head':>4} {'instrs':>7} {'start':>12} {'span':>10}"
+        + "".join(f" {'busy ' + k:>12}" for k in kinds)
+        + f" {'energy':>12} {'MACs':>10}"
+    )
+    for lay in listed:
+        lines += [f"  {lay['name']} ({len(lay['heads'])} heads)", header]
+        for h in lay["heads"]:
+            lines.append(
+                f"    {h['head']:>4} {h['instructions']:>7,} {h['start']:>12,} "
+                f"{h['span_cycles']:>10,}"
+                + "".join(f" {h['busy_cycles'].get(k, 0):>12,}" for k in kinds)
+                + f" {_energy(h['energy_pj']):>12} {h['macs']:>10,}"
+            )
+    if len(listed) < len(with_heads):
+        lines.append(f"  ({len(with_heads) - len(listed)} more layers with heads: see the JSON)")
+    lines += [
+        "",
+        f"  {'layer':<36} {'heads':>5} {'busy min':>10} {'mean':>10} {'max':>10} "
+        f"{'energy min':>11} {'mean':>10} {'max':>10}",
+    ]
+    for lay in with_heads:
+        busy = [sum(h["busy_cycles"].values()) for h in lay["heads"]]
+        energy = [h["energy_pj"] for h in lay["heads"]]
+        lines.append(
+            f"  {_tail(lay['name'], 36):<36} {len(busy):>5} {min(busy):>10,} "
+            f"{sum(busy) / len(busy):>10,.0f} {max(busy):>10,} {_energy(min(energy)):>11} "
+            f"{_energy(sum(energy) / len(energy)):>10} {_energy(max(energy)):>10}"
+        )
+    return lines
+
+
+def _tail(name: str, width: int) -> str:
+    """``name`` cut to ``width`` characters from the left: the end of a layer's name (``QK``,
+    ``PV``) is what tells its rows apart."""
+    return name if len(name) <= width else "…" + name[len(name) - width + 1 :]
 
 
 def _inference_lines(inf: dict | None, t: dict) -> list[str]:

@@ -2,7 +2,7 @@
 
 Load the JSON in ui.perfetto.dev or chrome://tracing. Timestamps are microseconds (the trace event
 format's unit), converted from cycles with the target clock; each slice's args carry the cycle
-numbers, the instruction index and its layer.
+numbers, the instruction index and its layer, and the attention head for a per-head instruction.
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ def build_trace(target, program, records: list[Record]) -> dict:
         )
     for rec in records:
         s = rec.slot
-        layer = layer_name(layer_info(program, s.index))
+        info = layer_info(program, s.index)
+        layer = layer_name(info)
+        head = {} if info is None or info.head is None else {"head": info.head}
         events.append(
             {
                 "name": rec.mnemonic,
@@ -52,6 +54,7 @@ def build_trace(target, program, records: list[Record]) -> dict:
                     "cycles": s.end - s.start,
                     "servers": s.servers,
                     "energy_pj": sum(rec.energy(target).values()),
+                    **head,
                 },
             }
         )
