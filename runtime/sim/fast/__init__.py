@@ -4,6 +4,7 @@
 - `plan`: each instruction as a closure over views of memory; `plan_context`: what consecutive
   steps share (scratch buffers, exact float copies, skipped stores);
 - `engines`: onnxruntime kernels where they provably give the exact integers;
+- `fused`: the ADC and requantization chains as one numba-compiled pass each;
 - `dataflow`: which bytes a repeated run must put back.
 
 The tests that hold it to the definition: ``tests/runtime/test_sim_plan.py`` (every prepared

@@ -28,7 +28,7 @@ from ..machine import numerics as nx
 from ..machine.footprint import Footprint, dense, mvm_jobs, out_hw
 from ..machine.machine import Machine, itemsize, np_dtype
 from ..machine.semantics import SEMANTICS, call_kernel
-from . import engines
+from . import engines, fused
 from .merge import plan_merges
 from .plan_context import Context, Scratch
 
@@ -46,7 +46,8 @@ def compile_body(
     With two passes the first finds how large the shared scratch buffers must be, so all steps
     share them; one pass (for a single run) lets early steps keep buffers that later grew.
     ``engines``: whether steps may run onnxruntime kernels (`engines`), which take a few
-    milliseconds each to build and check; by default only when compiling for many runs
+    milliseconds each to build and check, and numba-compiled passes (`fused`, which load the
+    compiler once per process); by default only when compiling for many runs
     (``passes > 1``). Kernels are built once and shared by both passes. ``live_out``: the
     (space, lo, hi) byte ranges read after the body (the program's outputs); when given, a
     step whose result only the next step reads, from a float copy, does not store it. None:
@@ -203,7 +204,7 @@ def _mvm(ctx: Context, f):
     def adc_to(res):  # the ADC (if any) of y, into res; |y| <= 2^24 without one
         if plain:
             return _nothing if res is out else partial(np.copyto, res, out, casting="unsafe")
-        return nx.adc_kernel(y, shift, bits, True, res)
+        return _adc(ctx, y, shift, bits, res)
 
     if drop and out is y:  # y as the result: q · 2^shift, or q when the next step rescales
         exp = (
@@ -211,7 +212,7 @@ def _mvm(ctx: Context, f):
             if not plain and _folds(ctx, f["dst_mem"], f["dst_addr"], jobs * cols, shift)
             else 0
         )
-        finish = _nothing if plain else nx.adc_kernel(y, shift, bits, True, y, rescale=not exp)
+        finish = _nothing if plain else _adc(ctx, y, shift, bits, y, rescale=not exp)
         store = partial(np.copyto, dst, y, casting="unsafe")
         if exp:
             store = _chain(partial(np.multiply, y, F32(2.0**exp), out=y), store)
@@ -238,6 +239,13 @@ def _mvm(ctx: Context, f):
         finish()
 
     return step
+
+
+def _adc(ctx: Context, y, shift: int, bits: int, out, rescale=True):
+    """The ADC of float32 sums ``y`` already scaled by 2^-shift, into ``out``: one compiled
+    pass (`fused`) in a session that may use compiled kernels, else numpy's."""
+    kernel = fused.adc_kernel(y, shift, bits, True, out, rescale=rescale) if ctx.engines else None
+    return kernel or nx.adc_kernel(y, shift, bits, True, out, rescale=rescale)
 
 
 def _write(ctx: Context, f):
@@ -379,13 +387,25 @@ def _requant(ctx: Context, f):
     # an f32 result is computed in place in dst once the constants cannot be clobbered
     work = dst if not integral and fixed else ctx.scratch.get("work", shape)
     lo, hi = f["lo"], f["hi"]
-    drop = False
+    drop = left = False
     if f["dst_dtype"] in ("i8", "u8") and all(math.isinf(b) or b == int(b) for b in (lo, hi)):
         # rounded and clamped to whole bounds within the dtype's range, NaN made 0: the cast
         # changes nothing, so work ends holding exactly the stored integers
-        drop = ctx.dead_after_next()
+        drop, left = ctx.dead_after_next(), True
         store = partial(np.copyto, dst, work, casting="unsafe") if drop else None
         ctx.leave_float(f["dst_mem"], f["dst_addr"], f["dst_dtype"], rows * ch, work, 0, store)
+    src_span, dst_span = _span(f, "src", x.nbytes), _span(f, "dst", dst.nbytes)
+    if ctx.engines and integral and not _overlap(src_span, dst_span):
+        # one compiled pass, into work when the next step reads the float copy
+        one = fused.requant_kernel(
+            work if left else dst, x, 1, scale, None, bias, f["zp"], lo, hi, dst.dtype
+        )
+        if one is not None:
+            return (
+                _chain(one, partial(np.copyto, dst, work, casting="unsafe"))
+                if left and not drop
+                else one
+            )
     return nx.requant_kernel(dst, x, scale, bias, f["zp"], lo, hi, work, nan, not drop)
 
 
@@ -416,6 +436,10 @@ def _requant_planes(ctx: Context, f):
         if f["has_row_scale"]
         else None
     )
+    if ctx.engines and offset is None and f["dst_dtype"] != "f32":
+        one_pass = fused.requant_kernel(dst, x, planes, scale, rs, bias, f["zp"], f["lo"], f["hi"])
+        if one_pass is not None:
+            return one_pass
     work = ctx.scratch.get("work", (rows, ch))
     return nx.requant_planes_kernel(
         dst, x, planes, scale, offset, rs, bias, f["zp"], f["lo"], f["hi"], work

@@ -1,0 +1,86 @@
+"""One-pass kernels for the readout steps of a `Session`, compiled by numba when it is installed.
+
+A crossbar readout is a chain of elementwise float32 operations: the ADC (scale, round, clamp,
+scale back, store as int32) and the requantization of its planes (convert, scale and sum the
+planes, row scale, bias, round, zero point, clamp, store as int8). numpy runs each operation as
+its own pass over the whole matrix, plus a call's overhead; `_jit` runs the chain once per
+element, the same operations in the same order, so the result is the same to the bit (the
+tests compare both with `machine.numerics` on random and extreme values).
+
+`load()` gives the compiled module, or None when numba is missing or disabled
+(``IMCC_NO_JIT=1``); callers then keep their numpy kernels. Compiled code is cached on disk by
+numba, so only the first session on a machine waits for the compiler.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+
+import numpy as np
+
+from ..machine.numerics import INT_RANGES
+
+F32 = np.float32
+_module = None
+
+
+def load():
+    """The compiled kernels (`_jit`), or None."""
+    global _module
+    if _module is None:
+        _module = False
+        if os.environ.get("IMCC_NO_JIT", "") in ("", "0"):
+            try:
+                from . import _jit
+            except ImportError:
+                pass
+            else:
+                _module = _jit
+    return _module or None
+
+
+def requant_bounds(dtype: np.dtype, lo: float, hi: float) -> np.ndarray:
+    """The clamps `numerics.saturate_kernel` applies for an integer ``dtype``, as (2, 2): one
+    clamp to the meet of [lo, hi] and the type's range (then the type's range again, which
+    changes nothing), or where they do not meet, [lo, hi] and then the type's range."""
+    dlo, dhi = INT_RANGES[dtype.name]
+    a, b = max(float(lo), dlo), min(float(hi), dhi)
+    first = [a, b] if lo <= hi and a <= b else [lo, hi]
+    return np.array([first, [dlo, dhi]], F32)
+
+
+def requant_kernel(dst, x, planes: int, scale, row_scale, bias, zp, lo, hi, dtype=None):
+    """`numerics.requant_planes` (no offsets) of ``x`` (rows, planes·c) into ``dst`` (rows, c)
+    as a function of no arguments, or None without numba. ``dtype``: the integer type the
+    clamps are for (``dst``'s, or the stored type when ``dst`` is a float32 copy). ``x``,
+    ``row_scale`` and ``dst`` may be views of memory, read and written when the function runs;
+    ``scale`` (planes·c) and ``bias`` (c) are read then too."""
+    jit = load()
+    dtype = np.dtype(dtype or dst.dtype)
+    if jit is None or dtype.name not in ("int8", "uint8"):
+        return None
+    rows, c = dst.shape
+    fn = {1: jit.requant1, 2: jit.requant2}.get(planes, jit.requant)
+    return partial(
+        fn,
+        x,
+        np.asarray(scale).reshape(planes, c),
+        np.ones(rows, F32) if row_scale is None else row_scale,
+        np.zeros(c, F32) if bias is None else bias,
+        F32(zp),
+        requant_bounds(dtype, lo, hi),
+        dst,
+    )
+
+
+def adc_kernel(y, shift: int, bits: int, scaled: bool, out, integral=True, rescale=True):
+    """`numerics.adc_kernel` as one pass, or None without numba."""
+    jit = load()
+    if jit is None or (not rescale and out is not y):
+        return None
+    half = 2 ** (bits - 1)
+    down = F32(2.0**-shift) if shift and not scaled else F32(1.0)
+    up = F32(2.0**shift) if shift and rescale else F32(1.0)
+    round_ = bool(shift) or not integral
+    return partial(jit.adc, y, down, up, F32(-half), F32(half - 1), round_, out)

@@ -1,0 +1,104 @@
+"""The numba-compiled readout passes (`sim.fast.fused`) against their numpy definitions in
+`machine.numerics`, byte for byte, on random and extreme operands."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imcc.runtime.sim.fast import fused
+from imcc.runtime.sim.machine import numerics as nx
+
+pytest.importorskip("numba")
+
+F32 = np.float32
+BOUNDS = [(-128, 127), (0, 255), (-10.0, 20.0), (5.0, 3.0), (-np.inf, np.inf), (200.0, 300.0)]
+
+
+def _operands(rng, planes: int, case: int):
+    rows, c = int(rng.integers(1, 40)), int(rng.integers(1, 70))
+    if case % 3 == 0:  # the whole int32 range: conversions to float32 round
+        x = rng.integers(-(2**31), 2**31, (rows, planes * c), dtype=np.int64).astype(np.int32)
+    else:
+        x = rng.integers(-40000, 40000, (rows, planes * c)).astype(np.int32)
+    scale = (rng.standard_normal(planes * c) * 10.0 ** rng.integers(-8, 3)).astype(F32)
+    if case % 7 == 0:
+        scale[0] = np.inf
+    if case % 11 == 0:
+        scale[-1] = np.nan
+    bias = (rng.standard_normal(c) * 100).astype(F32) if case % 2 else None
+    row_scale = (rng.random(rows) * 2).astype(F32) if case % 5 == 0 else None
+    return x, scale, bias, row_scale
+
+
+@pytest.mark.parametrize("planes", [1, 2, 3])
+@pytest.mark.parametrize("case", range(24))
+def test_requant_matches_numerics(planes, case):
+    rng = np.random.default_rng(1000 * planes + case)
+    x, scale, bias, row_scale = _operands(rng, planes, case)
+    zp = int(rng.integers(-5, 5))
+    dtype = np.dtype(np.int8 if case % 2 else np.uint8)
+    lo, hi = BOUNDS[case % len(BOUNDS)]
+    want = nx.requant_planes(x, planes, scale, None, row_scale, bias, zp, lo, hi, dtype)
+    got = np.empty(want.shape, dtype)
+    kernel = fused.requant_kernel(got, x, planes, scale, row_scale, bias, zp, lo, hi)
+    with np.errstate(all="ignore"):
+        kernel()
+    assert np.array_equal(got, want)
+    # into a float32 copy: the same integers, as floats
+    copy = np.full(want.shape, np.nan, F32)
+    with np.errstate(all="ignore"):
+        fused.requant_kernel(copy, x, planes, scale, row_scale, bias, zp, lo, hi, dtype)()
+    assert np.array_equal(copy.astype(dtype), want) and not np.isnan(copy).any()
+
+
+def test_requant_reads_float_copies_like_integers():
+    """A float32 x holding integers (a float copy) gives what the int32 x gives."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(-(2**20), 2**20, (33, 48)).astype(np.int32)
+    scale = (rng.random(48) * 1e-3).astype(F32)
+    want = nx.requant(x, scale, None, 3, -128, 127, np.int8)
+    got = np.empty_like(want)
+    fused.requant_kernel(got, x.astype(F32), 1, scale, None, None, 3, -128, 127)()
+    assert np.array_equal(got, want)
+
+
+def test_requant_only_for_8_bit_results():
+    x = np.zeros((2, 4), np.int32)
+    scale = np.ones(4, F32)
+    assert fused.requant_kernel(np.empty((2, 4), np.int32), x, 1, scale, None, None, 0, 0, 1) is None
+    assert fused.requant_kernel(np.empty((2, 4), F32), x, 1, scale, None, None, 0, 0, 1) is None
+
+
+@pytest.mark.parametrize("shift", [0, 1, 4, 7])
+@pytest.mark.parametrize("bits", [2, 6, 8, 11])
+@pytest.mark.parametrize("scaled", [False, True])
+def test_adc_matches_numerics(shift, bits, scaled):
+    rng = np.random.default_rng(shift * 100 + bits + scaled)
+    y = rng.integers(-(2**20), 2**20, (int(rng.integers(1, 50)), 37)).astype(F32)
+    if scaled:
+        y *= F32(2.0**-shift)
+    want, got = np.empty(y.shape, np.int32), np.empty(y.shape, np.int32)
+    y_want, y_got = y.copy(), y.copy()
+    nx.adc_kernel(y_want, shift, bits, scaled, want)()
+    fused.adc_kernel(y_got, shift, bits, scaled, got)()
+    assert np.array_equal(got, want)
+    assert np.array_equal(y_got, y_want)  # both leave the result in y
+    # a strided int32 result (rows further apart than their width)
+    wide = np.zeros((y.shape[0], 64), np.int32)
+    fused.adc_kernel(y.copy(), shift, bits, scaled, wide[:, :37])()
+    assert np.array_equal(wide[:, :37], want) and not wide[:, 37:].any()
+    # kept in y as float32: q · 2^shift, or q alone
+    for rescale in (True, False):
+        a, b = y.copy(), y.copy()
+        nx.adc_kernel(a, shift, bits, scaled, a, rescale=rescale)()
+        fused.adc_kernel(b, shift, bits, scaled, b, rescale=rescale)()
+        assert np.array_equal(a.view(np.int32), b.view(np.int32))
+
+
+def test_disabled_by_environment(monkeypatch):
+    monkeypatch.setattr(fused, "_module", None)
+    monkeypatch.setenv("IMCC_NO_JIT", "1")
+    assert fused.load() is None
+    y = np.zeros((2, 2), F32)
+    assert fused.adc_kernel(y, 1, 8, True, np.empty((2, 2), np.int32)) is None
