@@ -102,3 +102,30 @@ def test_disabled_by_environment(monkeypatch):
     assert fused.load() is None
     y = np.zeros((2, 2), F32)
     assert fused.adc_kernel(y, 1, 8, True, np.empty((2, 2), np.int32)) is None
+
+
+@pytest.mark.parametrize("case", range(60))
+def test_dwconv_matches_numerics(case):
+    rng = np.random.default_rng(case)
+    oh = ow = 0
+    while min(oh, ow) < 1:  # a geometry with an output
+        h, w, c = (int(v) for v in rng.integers(1, 12, 3))
+        kh, kw = (int(v) for v in rng.integers(1, 4, 2))
+        stride = tuple(int(v) for v in rng.integers(1, 3, 2))
+        dil = tuple(int(v) for v in rng.integers(1, 3, 2))
+        pads = tuple(int(v) for v in rng.integers(0, 3, 4))
+        oh = nx.out_size(h, kh, stride[0], pads[0], pads[2], dil[0])
+        ow = nx.out_size(w, kw, stride[1], pads[1], pads[3], dil[1])
+    dtype = np.dtype(np.int8 if case % 3 else np.uint8)
+    info = np.iinfo(dtype)
+    pad = int(rng.integers(info.min, info.max + 1)) if case % 2 else 0
+    x = rng.integers(info.min, info.max + 1, (h, w, c)).astype(dtype)
+    wgt = rng.integers(-128, 128, (kh, kw, c)).astype(np.int8)
+    want = nx.dwconv(x, wgt, stride, pads, dil, pad)
+    y, yf = np.empty_like(want), np.empty(want.shape, F32)
+    fused.dwconv_kernel(x, wgt, stride, pads, dil, pad, y, yf)()
+    assert np.array_equal(y, want) and np.array_equal(yf, want.astype(F32))
+    # from a float32 copy of x, the int32 sums alone
+    y2 = np.zeros_like(want)
+    fused.dwconv_kernel(x.astype(F32), wgt, stride, pads, dil, pad, y2)()
+    assert np.array_equal(y2, want)

@@ -89,3 +89,60 @@ def adc(y, down, up, lo, hi, round_, out):  # pragma: no cover - compiled
             t = (hi if t > hi else t) * up
             yr[c] = t
             orow[c] = t
+
+
+@njit(**_FLAGS)
+def dwconv(x, wt, stride, pads, dil, pad, y, yf):  # pragma: no cover - compiled
+    """`numerics.dwconv` of ``x`` (h, w, c) (int8, uint8, or float32 holding those integers)
+    into int32 ``y`` and/or float32 ``yf`` (oh, ow, c; an empty array is not written).
+    ``wt`` (kh, kw, ow·c): the float32 weights repeated over an output row. Summed in float32,
+    exact when every partial sum is an integer of at most 2^24 (`engines.dwconv_exact`), so
+    the order does not matter; ``pads`` (top, left), ``pad`` the value padded positions read.
+
+    One output row at a time, tap by tap: with stride 1 a tap is one contiguous multiply-add
+    over the row's in-bounds pixels and channels."""
+    h, wd, c = x.shape
+    kh, kw = wt.shape[0], wt.shape[1]
+    oh, ow = (y.shape[0], y.shape[1]) if y.size else (yf.shape[0], yf.shape[1])
+    sh, sw, pt, pl, dh, dw = stride[0], stride[1], pads[0], pads[1], dil[0], dil[1]
+    padv = np.float32(pad)
+    acc = np.empty(ow * c, np.float32)
+    for o in range(oh):
+        acc[:] = 0.0
+        for i in range(kh):
+            iy = o * sh - pt + i * dh
+            inside = 0 <= iy < h
+            for j in range(kw):
+                wr = wt[i, j]
+                off = j * dw - pl  # input column of output column q: q·sw + off
+                qa = 0 if off >= 0 else (-off + sw - 1) // sw  # first q reading inside
+                qb = min(ow, (wd - 1 - off) // sw + 1) if wd - 1 - off >= 0 else 0
+                if not inside:
+                    qa, qb = 0, 0
+                qb = max(qa, qb)
+                if padv != 0:  # padded pixels of this tap
+                    for k in range(qa * c):
+                        acc[k] += padv * wr[k]
+                    for k in range(qb * c, ow * c):
+                        acc[k] += padv * wr[k]
+                if qb > qa:  # (slices first: an index that may be negative wraps, slowly)
+                    xr = x[iy].reshape(wd * c)
+                    if sw == 1:
+                        a, b = qa * c, qb * c
+                        xs, ws, acs = xr[a + off * c : b + off * c], wr[a:b], acc[a:b]
+                        for k in range(b - a):
+                            acs[k] += np.float32(xs[k]) * ws[k]
+                    else:
+                        for q in range(qa, qb):
+                            src, dst = (q * sw + off) * c, q * c
+                            xs, ws, acs = xr[src : src + c], wr[dst : dst + c], acc[dst : dst + c]
+                            for ch in range(c):
+                                acs[ch] += np.float32(xs[ch]) * ws[ch]
+        if y.size:
+            yr = y[o].reshape(ow * c)
+            for k in range(ow * c):
+                yr[k] = acc[k]
+        if yf.size:
+            fr = yf[o].reshape(ow * c)
+            for k in range(ow * c):
+                fr[k] = acc[k]

@@ -113,7 +113,7 @@ def bindable(a: np.ndarray) -> bool:
     return a.flags.c_contiguous and a.ctypes.data % a.dtype.itemsize == 0
 
 
-def _absmax(a: np.ndarray) -> int:
+def absmax(a: np.ndarray) -> int:
     return max(-int(a.min(initial=0)), int(a.max(initial=0)))
 
 
@@ -212,7 +212,7 @@ def dwconv_kernel(
     (sh, sw), (t, left, b, r), (dh, dw) = stride, pads, dil
     info = np.iinfo(x_dtype)
     x_absmax = max(-int(info.min), int(info.max))
-    if not dwconv_exact(kh, kw, _absmax(wgt), x_absmax) or not info.min <= pad_value <= info.max:
+    if not dwconv_exact(kh, kw, absmax(wgt), x_absmax) or not info.min <= pad_value <= info.max:
         return None
     if not (int_out or float_out):
         raise ValueError("a depthwise kernel needs an output")
@@ -322,7 +322,7 @@ def mvm_kernel(jobs: int, cells: np.ndarray, x_signed: bool, shift: int | None):
     float32 times 2^-shift. None when not provably exact or not built."""
     rows, cols = cells.shape
     float_out = shift is not None
-    if not jobs or not mvm_exact(rows, x_signed, _absmax(cells), float_out):
+    if not jobs or not mvm_exact(rows, x_signed, absmax(cells), float_out):
         return None
 
     def make() -> Kernel:

@@ -84,3 +84,28 @@ def adc_kernel(y, shift: int, bits: int, scaled: bool, out, integral=True, resca
     up = F32(2.0**shift) if shift and rescale else F32(1.0)
     round_ = bool(shift) or not integral
     return partial(jit.adc, y, down, up, F32(-half), F32(half - 1), round_, out)
+
+
+def dwconv_kernel(x, wgt, stride, pads, dil, pad_value: int, y=None, yf=None):
+    """`numerics.dwconv` of ``x`` (h, w, c) into int32 ``y`` and/or float32 ``yf`` (oh, ow,
+    c), views of memory or scratch that do not overlap ``x``, as a function of no arguments;
+    None without numba. The caller makes sure the float32 sums are exact
+    (`engines.dwconv_exact`); the weights ``wgt`` (kh, kw, c) are read now."""
+    jit = load()
+    if jit is None or (y is None and yf is None):
+        return None
+    none = np.empty((0, 0, 0), F32)
+    kh, kw, c = wgt.shape
+    ow = (yf if y is None else y).shape[1]
+    tiled = np.broadcast_to(wgt.astype(F32)[:, :, None, :], (kh, kw, ow, c))
+    return partial(
+        jit.dwconv,
+        x,
+        np.ascontiguousarray(tiled).reshape(kh, kw, ow * c),
+        np.array(stride, np.int64),
+        np.array(pads[:2], np.int64),
+        np.array(dil, np.int64),
+        pad_value,
+        none.astype(np.int32) if y is None else y,
+        none if yf is None else yf,
+    )

@@ -520,23 +520,30 @@ def _dwconv_kernel(ctx: Context, f, x, wgt, dst, geometry):
     drop = to_float and ctx.dead_after_next()
     weights = wgt.copy()
     (stride, pads), dil, pad = geometry
-    kinds = (copy is not None, to_float, not drop)  # float in, float out, int32 out
-    key = ("dw.conv", x.shape, x.dtype.str, weights.tobytes(), geometry, kinds)
-    kernel = ctx.kernel(
-        key,
-        lambda: engines.dwconv_kernel(
-            x.shape, weights, stride, pads, dil, pad, *kinds, x_dtype=x.dtype
-        ),
-    )
-    if kernel is None:
-        return None
     # the float32 sums in xb.mvm's result buffer, never this step's input (only requants leave
     # int8 copies): one large buffer fewer in the cache
     yf = ctx.scratch.get("mvm.y", (1, *dst.shape)) if to_float else None
     xin = x[None] if copy is None else copy.buf.reshape(1, h, w, c)
-    step = kernel.bind(xin, None if drop else dst[None], yf)
+    info = np.iinfo(x.dtype)
+    exact = engines.dwconv_exact(*wgt.shape[:2], engines.absmax(weights), max(-info.min, info.max))
+    step = None
+    if exact and info.min <= pad <= info.max:  # one compiled pass, when numba is there
+        outs = (None if drop else dst, None if yf is None else yf[0])
+        step = fused.dwconv_kernel(xin[0], weights, stride, pads, dil, pad, *outs)
     if step is None:
-        return None
+        kinds = (copy is not None, to_float, not drop)  # float in, float out, int32 out
+        key = ("dw.conv", x.shape, x.dtype.str, weights.tobytes(), geometry, kinds)
+        kernel = ctx.kernel(
+            key,
+            lambda: engines.dwconv_kernel(
+                x.shape, weights, stride, pads, dil, pad, *kinds, x_dtype=x.dtype
+            ),
+        )
+        if kernel is None:
+            return None
+        step = kernel.bind(xin, None if drop else dst[None], yf)
+        if step is None:
+            return None
     ctx.engine_steps += 1
     if copy is not None:
         ctx.take()
