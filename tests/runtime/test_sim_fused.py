@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from imcc.runtime.sim.fast import fused
 from imcc.runtime.sim.machine import numerics as nx
 
@@ -66,7 +65,9 @@ def test_requant_reads_float_copies_like_integers():
 def test_requant_only_for_8_bit_results():
     x = np.zeros((2, 4), np.int32)
     scale = np.ones(4, F32)
-    assert fused.requant_kernel(np.empty((2, 4), np.int32), x, 1, scale, None, None, 0, 0, 1) is None
+    assert (
+        fused.requant_kernel(np.empty((2, 4), np.int32), x, 1, scale, None, None, 0, 0, 1) is None
+    )
     assert fused.requant_kernel(np.empty((2, 4), F32), x, 1, scale, None, None, 0, 0, 1) is None
 
 
