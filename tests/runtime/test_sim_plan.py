@@ -537,6 +537,22 @@ def test_windows_that_do_not_continue_each_other_are_not_merged(case):
     assert ctx.merged_steps == 0
 
 
+@pytest.mark.parametrize("outer_stride, merged", [(96, 2), (128, 0)], ids=["continues", "gaps"])
+def test_windows_with_an_outer_loop_merge_when_it_continues_the_inner_one(outer_stride, merged):
+    # replica 1: jobs 0..5 as 2 outer x 3 inner, inputs 32 bytes apart; replica 2: jobs 6..9
+    run = []
+    for array, src, dst, outer in ((ANALOG, 0, 4096, 2), (ANALOG + 1, 192, 4864, 1)):
+        src = src if outer_stride == 96 else 256
+        for c0 in (0, 16):
+            loops = dict(n_inner=3 if outer == 2 else 4, n_outer=outer, outer_stride=outer_stride)
+            run.append(
+                _mvm(array=array, cols=16, src=src, dst=dst + 4 * c0, col0=c0, dst_stride=128)
+            )
+            run[-1][1].update(loops)
+    ctx = _same_after(run, 5, "adc", lambda *a: True, None, _replicas)
+    assert ctx.merged_steps == merged
+
+
 def test_an_instruction_does_not_move_over_one_it_depends_on():
     first, _, second, _ = _replica_run()
     # between the replicas, an instruction writes into the second one's inputs: no merge

@@ -16,7 +16,8 @@ That is exactly the same computation when:
 - the windows hold the same cells in every run: they are written before the body only (steady)
   and equal when the body is compiled, on arrays without device effects (noise gives each
   array its own weights);
-- each instruction's gather has no outer or batch loop, so jobs laid end to end (inputs
+- each instruction's gather has no batch loop and no outer loop other than one continuing the
+  inner loop (``outer_stride = n_inner · inner_stride``), so jobs laid end to end (inputs
   ``inner_stride`` apart, segments alike) are one gather with more jobs, and its results,
   rows ``dst_stride`` apart, continue the previous ones.
 
@@ -73,7 +74,7 @@ def plan_merges(machine: Machine, instrs, footprints, constant) -> dict[int, Mer
             continue
         f = ins.fields
         cells = _steady_cells(machine, f, constant)
-        if cells is None or f["n_outer"] != 1 or f["n_batch"] != 1:
+        if cells is None or not _flat(f):
             continue
         key = (machine.array(f["array"]).group.name, *(f[n] for n in _SAME), cells.tobytes())
         chain = chains.get(key)
@@ -94,8 +95,8 @@ def plan_merges(machine: Machine, instrs, footprints, constant) -> dict[int, Mer
         if len(chain) < 2:
             continue
         head = instrs[chain[0]]
-        jobs = sum(instrs[k].fields["n_inner"] for k in chain)
-        merged = type(head).make("xb.mvm", {**head.fields, "n_inner": jobs})
+        jobs = sum(mvm_jobs(instrs[k].fields) for k in chain)
+        merged = type(head).make("xb.mvm", {**head.fields, "n_inner": jobs, "n_outer": 1})
         out[chain[0]] = Merged(merged, footprint(merged, machine.target, machine.calls))
         for k in chain[1:]:
             out[k] = Merged(member=True)
@@ -109,12 +110,19 @@ def _commute(a: Footprint, b: Footprint) -> bool:
     )
 
 
+def _flat(f) -> bool:
+    """Whether the gather's jobs lie end to end, ``inner_stride`` apart: no batch loop, and an
+    outer loop (if any) that continues the inner one."""
+    outer = f["n_outer"] == 1 or f["outer_stride"] == f["n_inner"] * f["inner_stride"]
+    return f["n_batch"] == 1 and outer
+
+
 def _continues(instrs, chain: list[int], f) -> bool:
     """Whether instruction fields ``f`` take up jobs where ``chain`` leaves off."""
     head = instrs[chain[0]].fields
-    jobs = sum(instrs[k].fields["n_inner"] for k in chain)
+    jobs = sum(mvm_jobs(instrs[k].fields) for k in chain)
     return (
-        jobs + f["n_inner"] <= MAX_JOBS
+        jobs + mvm_jobs(f) <= MAX_JOBS
         and f["src_addr"] == head["src_addr"] + jobs * head["inner_stride"]
         and f["dst_addr"] == head["dst_addr"] + jobs * head["dst_stride"]
     )
