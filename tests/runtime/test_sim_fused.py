@@ -85,6 +85,9 @@ def test_adc_matches_numerics(shift, bits, scaled):
     fused.adc_kernel(y_got, shift, bits, scaled, got)()
     assert np.array_equal(got, want)
     assert np.array_equal(y_got, y_want)  # both leave the result in y
+    alone = np.empty(y.shape, np.int32)
+    fused.adc_kernel(y.copy(), shift, bits, scaled, alone, keep=False)()
+    assert np.array_equal(alone, want)
     # a strided int32 result (rows further apart than their width)
     wide = np.zeros((y.shape[0], 64), np.int32)
     fused.adc_kernel(y.copy(), shift, bits, scaled, wide[:, :37])()

@@ -75,19 +75,23 @@ def requant(x, scale, row_scale, bias, zp, bounds, dst):  # pragma: no cover - c
 
 
 @njit(**_FLAGS)
-def adc(y, down, up, lo, hi, round_, out):  # pragma: no cover - compiled
-    """`numerics.adc_kernel` of float32 ``y`` (rows, cols) into ``out`` (int32, or ``y``
-    itself): times ``down``, rint when ``round_``, clamp to [lo, hi], times ``up``. Like the
-    numpy kernel it leaves the result in ``y`` too (a float copy for the next step)."""
-    for r in range(y.shape[0]):
-        yr, orow = y[r], out[r]
-        for c in range(yr.shape[0]):
+def adc(y, down, up, lo, hi, round_, keep, out, stride):  # pragma: no cover - compiled
+    """`numerics.adc_kernel` of float32 ``y`` (rows, cols) into ``out``, row r at ``out[r ·
+    stride:]`` (int32 memory, or ``y`` itself): times ``down``, rint when ``round_``, clamp to
+    [lo, hi], times ``up``; with ``keep`` the result goes into ``y`` as well (a float copy for
+    the next step). ``out`` is one-dimensional so that its rows are known to be contiguous:
+    a strided two-dimensional array would not vectorize."""
+    rows, cols = y.shape
+    for r in range(rows):
+        yr, orow = y[r], out[r * stride : r * stride + cols]
+        for c in range(cols):
             t = yr[c] * down
             if round_:
                 t = np.rint(t)
             t = lo if t < lo else t
             t = (hi if t > hi else t) * up
-            yr[c] = t
+            if keep:
+                yr[c] = t
             orow[c] = t
 
 

@@ -18,6 +18,7 @@ import os
 from functools import partial
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from ..machine.numerics import INT_RANGES
 
@@ -74,8 +75,9 @@ def requant_kernel(dst, x, planes: int, scale, row_scale, bias, zp, lo, hi, dtyp
     )
 
 
-def adc_kernel(y, shift: int, bits: int, scaled: bool, out, integral=True, rescale=True):
-    """`numerics.adc_kernel` as one pass, or None without numba."""
+def adc_kernel(y, shift: int, bits: int, scaled: bool, out, integral=True, rescale=True, keep=True):
+    """`numerics.adc_kernel` as one pass, or None without numba. ``keep=False``: ``y`` need
+    not hold the result afterwards (numpy's kernel leaves it there), one store fewer."""
     jit = load()
     if jit is None or (not rescale and out is not y):
         return None
@@ -83,7 +85,22 @@ def adc_kernel(y, shift: int, bits: int, scaled: bool, out, integral=True, resca
     down = F32(2.0**-shift) if shift and not scaled else F32(1.0)
     up = F32(2.0**shift) if shift and rescale else F32(1.0)
     round_ = bool(shift) or not integral
-    return partial(jit.adc, y, down, up, F32(-half), F32(half - 1), round_, out)
+    keep = keep and out is not y
+    rows = _rows(out)
+    if rows is None:
+        return None
+    return partial(jit.adc, y, down, up, F32(-half), F32(half - 1), round_, keep, *rows)
+
+
+def _rows(a: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """A matrix with contiguous rows as (a 1-D view from its first element to its last, the
+    distance between rows in elements); None for other layouts."""
+    rows, cols = a.shape
+    step = a.strides[0] // a.itemsize if rows > 1 else cols
+    if (cols > 1 and a.strides[1] != a.itemsize) or a.strides[0] % a.itemsize or step < cols:
+        return None
+    span = (rows - 1) * step + cols if rows else 0
+    return as_strided(a, shape=(span,), strides=(a.itemsize,)), step
 
 
 def dwconv_kernel(x, wgt, stride, pads, dil, pad_value: int, y=None, yf=None):

@@ -201,10 +201,10 @@ def _mvm(ctx: Context, f):
     ):
         ctx._next_gather = gather  # the next step may reuse the gathered inputs
 
-    def adc_to(res):  # the ADC (if any) of y, into res; |y| <= 2^24 without one
-        if plain:
+    def adc_to(res, keep=False):  # the ADC (if any) of y, into res (and y with keep)
+        if plain:  # |y| <= 2^24 without one
             return _nothing if res is out else partial(np.copyto, res, out, casting="unsafe")
-        return _adc(ctx, y, shift, bits, res)
+        return _adc(ctx, y, shift, bits, res, keep=keep)
 
     if drop and out is y:  # y as the result: q · 2^shift, or q when the next step rescales
         exp = (
@@ -219,7 +219,7 @@ def _mvm(ctx: Context, f):
             ctx.folded_scales += 1
         ctx.leave_float(f["dst_mem"], f["dst_addr"], "i32", jobs * cols, y, exp, store)
     elif not acc:  # the result goes straight to memory
-        finish = adc_to(dst)
+        finish = adc_to(dst, keep=copy and out is y)
         if copy and out is y:
             ctx.leave_float(f["dst_mem"], f["dst_addr"], "i32", jobs * cols, y)  # int32(y)
     elif total is not None and total <= INT32_MAX:  # no sum can saturate: int32 adds
@@ -241,10 +241,13 @@ def _mvm(ctx: Context, f):
     return step
 
 
-def _adc(ctx: Context, y, shift: int, bits: int, out, rescale=True):
+def _adc(ctx: Context, y, shift: int, bits: int, out, rescale=True, keep=True):
     """The ADC of float32 sums ``y`` already scaled by 2^-shift, into ``out``: one compiled
-    pass (`fused`) in a session that may use compiled kernels, else numpy's."""
-    kernel = fused.adc_kernel(y, shift, bits, True, out, rescale=rescale) if ctx.engines else None
+    pass (`fused`) in a session that may use compiled kernels, else numpy's. ``keep``:
+    whether ``y`` must hold the result too (numpy's pass leaves it there anyway)."""
+    kernel = None
+    if ctx.engines:
+        kernel = fused.adc_kernel(y, shift, bits, True, out, rescale=rescale, keep=keep)
     return kernel or nx.adc_kernel(y, shift, bits, True, out, rescale=rescale)
 
 
