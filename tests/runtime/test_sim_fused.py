@@ -92,6 +92,11 @@ def test_adc_matches_numerics(shift, bits, scaled):
     wide = np.zeros((y.shape[0], 64), np.int32)
     fused.adc_kernel(y.copy(), shift, bits, scaled, wide[:, :37])()
     assert np.array_equal(wide[:, :37], want) and not wide[:, 37:].any()
+    # from the int32 sums, the float32 result into another array
+    if not scaled:
+        kept, from_ints = np.zeros(y.shape, F32), np.empty(y.shape, np.int32)
+        fused.adc_kernel(y.astype(np.int32), shift, bits, False, from_ints, keep=kept)()
+        assert np.array_equal(from_ints, want) and np.array_equal(kept, y_want)
     # kept in y as float32: q · 2^shift, or q alone
     for rescale in (True, False):
         a, b = y.copy(), y.copy()

@@ -76,22 +76,24 @@ def requant(x, scale, row_scale, bias, zp, bounds, dst):  # pragma: no cover - c
 
 @njit(**_FLAGS)
 def adc(y, down, up, lo, hi, round_, keep, out, stride):  # pragma: no cover - compiled
-    """`numerics.adc_kernel` of float32 ``y`` (rows, cols) into ``out``, row r at ``out[r ·
-    stride:]`` (int32 memory, or ``y`` itself): times ``down``, rint when ``round_``, clamp to
-    [lo, hi], times ``up``; with ``keep`` the result goes into ``y`` as well (a float copy for
-    the next step). ``out`` is one-dimensional so that its rows are known to be contiguous:
-    a strided two-dimensional array would not vectorize."""
+    """`numerics.adc_kernel` of the sums ``y`` (rows, cols; float32, or int32 converted to
+    float32) into ``out``, row r at ``out[r · stride:]`` (int32 memory, or float32 ``y``
+    itself): times ``down``, rint when ``round_``, clamp to [lo, hi], times ``up``. A
+    non-empty float32 ``keep`` (rows, cols), which may be ``y``, receives the result too (a
+    float copy for the next step). ``out`` is one-dimensional so that its rows are known to be
+    contiguous: a strided two-dimensional array would not vectorize."""
     rows, cols = y.shape
+    kept = keep.size > 0
     for r in range(rows):
         yr, orow = y[r], out[r * stride : r * stride + cols]
         for c in range(cols):
-            t = yr[c] * down
+            t = np.float32(yr[c]) * down
             if round_:
                 t = np.rint(t)
             t = lo if t < lo else t
             t = (hi if t > hi else t) * up
-            if keep:
-                yr[c] = t
+            if kept:
+                keep[r, c] = t
             orow[c] = t
 
 

@@ -23,6 +23,7 @@ from numpy.lib.stride_tricks import as_strided
 from ..machine.numerics import INT_RANGES
 
 F32 = np.float32
+_NOWHERE = np.empty((0, 0), F32)
 _module = None
 
 
@@ -76,8 +77,13 @@ def requant_kernel(dst, x, planes: int, scale, row_scale, bias, zp, lo, hi, dtyp
 
 
 def adc_kernel(y, shift: int, bits: int, scaled: bool, out, integral=True, rescale=True, keep=True):
-    """`numerics.adc_kernel` as one pass, or None without numba. ``keep=False``: ``y`` need
-    not hold the result afterwards (numpy's kernel leaves it there), one store fewer."""
+    """`numerics.adc_kernel` as one pass, or None without numba.
+
+    ``keep``: where the result goes as float32 besides ``out``: True for ``y`` itself, as
+    numpy's kernel leaves it; False for nowhere (one store fewer); or a float32 array of
+    ``y``'s shape. ``y`` may also be the int32 sums themselves (``scaled`` False), when they
+    are at most 2^24 in magnitude: float32(y) is then what a float32 ``y`` would hold.
+    """
     jit = load()
     if jit is None or (not rescale and out is not y):
         return None
@@ -85,7 +91,9 @@ def adc_kernel(y, shift: int, bits: int, scaled: bool, out, integral=True, resca
     down = F32(2.0**-shift) if shift and not scaled else F32(1.0)
     up = F32(2.0**shift) if shift and rescale else F32(1.0)
     round_ = bool(shift) or not integral
-    keep = keep and out is not y
+    if keep is True:
+        keep = y if y.dtype == F32 and out is not y else None
+    keep = _NOWHERE if keep is None or keep is False else keep
     rows = _rows(out)
     if rows is None:
         return None

@@ -176,8 +176,13 @@ def _mvm(ctx: Context, f):
     contiguous = jobs == 1 or f["dst_stride"] == 4 * cols
     copy = not acc and contiguous and _steady(ctx, arr, window)
     drop = copy and not ctx.merged and ctx.dead_after_next()
-    kshift = shift if not plain else 0 if drop else None  # a kernel's float32 scale, or int32
-    kernel, out = _mvm_product(ctx, f, arr, window, kshift, (dst, yi, y))
+    # a compiled ADC pass reads int32 sums as fast as float32 ones, and onnxruntime's int32
+    # product is the faster (no float output stage)
+    ints = ctx.engines and not plain and not drop and fused.load() is not None
+    if ints:
+        yi = ctx.scratch.get("mvm.yi", (jobs, cols), np.int32)
+    kshift = None if ints else shift if not plain else 0 if drop else None  # float32 scale
+    kernel, out = _mvm_product(ctx, f, arr, window, kshift, (yi if ints else dst, yi, y))
     product = None
     if kernel is not None:  # the input bytes as uint8, int8 ones flipped by 0x80 (= x + 128)
         x = ctx.scratch.get("mvm.xu", (jobs, rows), np.uint8)
@@ -201,9 +206,15 @@ def _mvm(ctx: Context, f):
     ):
         ctx._next_gather = gather  # the next step may reuse the gathered inputs
 
-    def adc_to(res, keep=False):  # the ADC (if any) of y, into res (and y with keep)
+    def adc_to(res, keep=False):  # the ADC (if any) of the sums, into res (and y with keep)
         if plain:  # |y| <= 2^24 without one
             return _nothing if res is out else partial(np.copyto, res, out, casting="unsafe")
+        if out is yi:  # int32 sums (ints), the float32 result into y with keep
+            kernel = fused.adc_kernel(yi, shift, bits, False, res, keep=y if keep else False)
+            if kernel is None:  # numpy's ADC, on the sums as float32
+                to_float = partial(np.copyto, y, yi, casting="unsafe")
+                kernel = _chain(to_float, nx.adc_kernel(y, shift, bits, False, res))
+            return kernel
         return _adc(ctx, y, shift, bits, res, keep=keep)
 
     if drop and out is y:  # y as the result: q · 2^shift, or q when the next step rescales
@@ -218,9 +229,10 @@ def _mvm(ctx: Context, f):
             store = _chain(partial(np.multiply, y, F32(2.0**exp), out=y), store)
             ctx.folded_scales += 1
         ctx.leave_float(f["dst_mem"], f["dst_addr"], "i32", jobs * cols, y, exp, store)
-    elif not acc:  # the result goes straight to memory
-        finish = adc_to(dst, keep=copy and out is y)
-        if copy and out is y:
+    elif not acc:  # the result goes straight to memory, and to y for the next step
+        floats = copy and (out is y or (ints and out is yi))
+        finish = adc_to(dst, keep=floats)
+        if floats:
             ctx.leave_float(f["dst_mem"], f["dst_addr"], "i32", jobs * cols, y)  # int32(y)
     elif total is not None and total <= INT32_MAX:  # no sum can saturate: int32 adds
         finish = _chain(adc_to(yi), partial(np.add, dst, yi, out=dst))
