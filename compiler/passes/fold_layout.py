@@ -165,6 +165,58 @@ class SinkThroughElementwise(RewritePattern):
         return True
 
 
+class SplitSharedTranspose(RewritePattern):
+    """A transpose whose result several ops use, every one of which takes it in (another
+    transpose composes with it; an elementwise op or a channels-last kernel moves it below
+    itself), becomes one transpose per user, so that each copy cancels or sinks on its own
+    path: a residual block's input, read by the next convolution and by the residual add."""
+
+    root = imc.KernelOp.name
+
+    def match_and_rewrite(self, op, rw):
+        perm = perm_of(op)
+        if perm is None:
+            return NoMatch("not a transpose")
+        v = op.results[0]
+        users = v.users()
+        if len(users) < 2:
+            return NoMatch("one user or none")
+        if not all(_takes_in(user, v, perm) for user in users):
+            return NoMatch("a user would keep the transpose where it is")
+        for user in users[1:]:
+            copy = _transpose(op, op.operands[0], perm, user, rw)
+            copy.owner.location = op.location
+            for i, operand in enumerate(user.operands):
+                if operand is v:
+                    user.set_operand(i, copy)
+            rw.modify_op(user)
+        return True
+
+
+def _takes_in(user: Operation, v: Value, perm) -> bool:
+    """Whether ``user`` of the transposed ``v`` (by ``perm``) cancels or sinks the transpose."""
+    if perm_of(user) is not None or isinstance(user, imc.QuantOp):
+        return True
+    if not isinstance(user, imc.KernelOp) or user.get_attr("layout"):
+        return False
+    kernel = user.get_attr("kernel")
+    tensors = [w for w in user.operands[1:] if _is_tensor(w) and _size(w) not in (0, 1)]
+    if kernel in UNARY:
+        return user.operands[0] is v and not tensors
+    if kernel in NHWC_CAPABLE:
+        return user.operands[0] is v and perm == NHWC_TO_NCHW
+    if kernel in BINARY and len(user.operands) == 2:
+        a, b = user.operands
+        return (
+            a.type.shape == b.type.shape
+            and all(
+                w is v or perm_of(w.owner) == perm for w in (a, b) if isinstance(w.owner, Operation)
+            )
+            and all(isinstance(w.owner, Operation) for w in (a, b))
+        )
+    return False
+
+
 class ChannelsLastKernel(RewritePattern):
     """pool(transpose_NHWC→NCHW(x)) -> transpose(pool{layout = nhwc}(x)) for the kernels that
     run channels-last; concat along channels likewise (axis 1 becomes the last)."""
@@ -248,7 +300,12 @@ class FoldLayoutPass(Pass):
     debug_patterns: bool = field(default=False, metadata={"help": "explain declined matches"})
 
     def run(self, module: ModuleOp) -> bool:
-        patterns = [CancelTransposes(), SinkThroughElementwise(), ChannelsLastKernel()]
+        patterns = [
+            CancelTransposes(),
+            SinkThroughElementwise(),
+            ChannelsLastKernel(),
+            SplitSharedTranspose(),
+        ]
         changed = run_patterns(module, patterns, self.debug_patterns, max_iter=100)
         changed |= run_patterns(module, [TransposeAsView()], self.debug_patterns)
         return changed

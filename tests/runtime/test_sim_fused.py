@@ -20,6 +20,7 @@ def _operands(rng, planes: int, case: int):
         x = rng.integers(-(2**31), 2**31, (rows, planes * c), dtype=np.int64).astype(np.int32)
     else:
         x = rng.integers(-40000, 40000, (rows, planes * c)).astype(np.int32)
+    x.flat[:: int(rng.integers(2, 9))] = 0  # zeros: products of either sign
     scale = (rng.standard_normal(planes * c) * 10.0 ** rng.integers(-8, 3)).astype(F32)
     if case % 7 == 0:
         scale[0] = np.inf
@@ -49,6 +50,12 @@ def test_requant_matches_numerics(planes, case):
     with np.errstate(all="ignore"):
         fused.requant_kernel(copy, x, planes, scale, row_scale, bias, zp, lo, hi, dtype)()
     assert np.array_equal(copy.astype(dtype), want) and not np.isnan(copy).any()
+    # a float32 result without clamps: the same bits, signed zeros and NaNs included
+    want = nx.requant_planes(x, planes, scale, None, row_scale, bias, 0, -np.inf, np.inf, F32)
+    got = np.empty(want.shape, F32)
+    with np.errstate(all="ignore"):
+        fused.requant_kernel(got, x, planes, scale, row_scale, bias, 0, -np.inf, np.inf)()
+    assert np.array_equal(got.view(np.int32), want.view(np.int32))
 
 
 def test_requant_reads_float_copies_like_integers():
@@ -62,13 +69,14 @@ def test_requant_reads_float_copies_like_integers():
     assert np.array_equal(got, want)
 
 
-def test_requant_only_for_8_bit_results():
+def test_requant_only_for_8_bit_or_unclamped_float_results():
     x = np.zeros((2, 4), np.int32)
     scale = np.ones(4, F32)
     assert (
         fused.requant_kernel(np.empty((2, 4), np.int32), x, 1, scale, None, None, 0, 0, 1) is None
     )
     assert fused.requant_kernel(np.empty((2, 4), F32), x, 1, scale, None, None, 0, 0, 1) is None
+    # a float32 result only unclamped (numpy leaves the sign of a clamped zero unspecified)
 
 
 @pytest.mark.parametrize("shift", [0, 1, 4, 7])

@@ -8,9 +8,10 @@ never contracts a product and a sum into one rounding), rint ties to even, and t
 
 The requantizations (`numerics.requant_planes` without offsets) take ``x`` (rows, planes·c)
 into ``dst`` (rows, c): ``scale`` (planes, c), ``row_scale`` (rows,), ``bias`` (c,), ``zp``
-float32 and ``bounds`` (2, 2), the clamps applied in order. A row scale of 1 and a bias of 0
-change nothing an integer can show (0 + -0.0 is 0.0). An integer ``dst`` gets the clamped
-integers; a float32 one (a float copy) holds them. One and two planes have loops of their own:
+float32 and ``bounds`` (2, 2), the clamps applied in order. A row scale of 1 and a bias of -0.0
+change nothing (x · 1 and x + -0.0 are x, signed zeros and NaNs included). With ``integral``
+the result is rounded and clamped: an integer ``dst`` gets the integers, a float32 one (a float
+copy) holds them; without, a float32 ``dst`` gets the unclamped float32 values. One and two planes have loops of their own:
 the compiler vectorizes a row's channels only when no loop over planes sits inside.
 """
 
@@ -23,9 +24,12 @@ _FLAGS = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
 
 @njit(**_FLAGS)
-def _finish(t, rs, b, zp, bounds):  # pragma: no cover - compiled
-    """rint(t · rs + b) + zp, clamped twice, NaN made 0."""
-    t = np.rint((t * rs) + b) + zp
+def _finish(t, rs, b, zp, bounds, integral):  # pragma: no cover - compiled
+    """t · rs + b; for an integer result then rint, + zp, clamped twice, NaN made 0."""
+    t = (t * rs) + b
+    if not integral:
+        return t
+    t = np.rint(t) + zp
     t = bounds[0, 0] if t < bounds[0, 0] else t
     t = bounds[0, 1] if t > bounds[0, 1] else t
     t = bounds[1, 0] if t < bounds[1, 0] else t
@@ -34,18 +38,18 @@ def _finish(t, rs, b, zp, bounds):  # pragma: no cover - compiled
 
 
 @njit(**_FLAGS)
-def requant1(x, scale, row_scale, bias, zp, bounds, dst):  # pragma: no cover - compiled
+def requant1(x, scale, row_scale, bias, zp, bounds, integral, dst):  # pragma: no cover - compiled
     """One plane."""
     rows, c = dst.shape
     s0 = scale[0]
     for r in range(rows):
         xr, dr, rs = x[r], dst[r], row_scale[r]
         for ch in range(c):
-            dr[ch] = _finish(np.float32(xr[ch]) * s0[ch], rs, bias[ch], zp, bounds)
+            dr[ch] = _finish(np.float32(xr[ch]) * s0[ch], rs, bias[ch], zp, bounds, integral)
 
 
 @njit(**_FLAGS)
-def requant2(x, scale, row_scale, bias, zp, bounds, dst):  # pragma: no cover - compiled
+def requant2(x, scale, row_scale, bias, zp, bounds, integral, dst):  # pragma: no cover - compiled
     """Two planes: plane 0's term plus plane 1's."""
     rows, c = dst.shape
     s0, s1 = scale[0], scale[1]
@@ -53,11 +57,11 @@ def requant2(x, scale, row_scale, bias, zp, bounds, dst):  # pragma: no cover - 
         xr, dr, rs = x[r], dst[r], row_scale[r]
         for ch in range(c):
             t = np.float32(xr[ch]) * s0[ch] + np.float32(xr[c + ch]) * s1[ch]
-            dr[ch] = _finish(t, rs, bias[ch], zp, bounds)
+            dr[ch] = _finish(t, rs, bias[ch], zp, bounds, integral)
 
 
 @njit(**_FLAGS)
-def requant(x, scale, row_scale, bias, zp, bounds, dst):  # pragma: no cover - compiled
+def requant(x, scale, row_scale, bias, zp, bounds, integral, dst):  # pragma: no cover - compiled
     """Any number of planes, summed in order in a row buffer."""
     rows, c = dst.shape
     v = np.empty(c, np.float32)
@@ -71,7 +75,7 @@ def requant(x, scale, row_scale, bias, zp, bounds, dst):  # pragma: no cover - c
             for ch in range(c):
                 v[ch] = v[ch] + np.float32(xj[ch]) * s[ch]
         for ch in range(c):
-            dr[ch] = _finish(v[ch], rs, bias[ch], zp, bounds)
+            dr[ch] = _finish(v[ch], rs, bias[ch], zp, bounds, integral)
 
 
 @njit(**_FLAGS)

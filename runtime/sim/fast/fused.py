@@ -55,12 +55,14 @@ def requant_bounds(dtype: np.dtype, lo: float, hi: float) -> np.ndarray:
 def requant_kernel(dst, x, planes: int, scale, row_scale, bias, zp, lo, hi, dtype=None):
     """`numerics.requant_planes` (no offsets) of ``x`` (rows, planes·c) into ``dst`` (rows, c)
     as a function of no arguments, or None without numba. ``dtype``: the integer type the
-    clamps are for (``dst``'s, or the stored type when ``dst`` is a float32 copy). ``x``,
-    ``row_scale`` and ``dst`` may be views of memory, read and written when the function runs;
-    ``scale`` (planes·c) and ``bias`` (c) are read then too."""
+    clamps are for (``dst``'s, or the stored type when ``dst`` is a float32 copy); a float32
+    result (no ``dtype``) only without clamps, whose signed zeros numpy leaves unspecified.
+    ``x``, ``row_scale`` and ``dst`` may be views of memory, read and written when the function
+    runs; ``scale`` (planes·c) and ``bias`` (c) are read then too."""
     jit = load()
     dtype = np.dtype(dtype or dst.dtype)
-    if jit is None or dtype.name not in ("int8", "uint8"):
+    integral = dtype.name in ("int8", "uint8")
+    if jit is None or not (integral or (dtype == F32 and lo == -np.inf and hi == np.inf)):
         return None
     rows, c = dst.shape
     fn = {1: jit.requant1, 2: jit.requant2}.get(planes, jit.requant)
@@ -69,9 +71,10 @@ def requant_kernel(dst, x, planes: int, scale, row_scale, bias, zp, lo, hi, dtyp
         x,
         np.asarray(scale).reshape(planes, c),
         np.ones(rows, F32) if row_scale is None else row_scale,
-        np.zeros(c, F32) if bias is None else bias,
+        np.full(c, -0.0, F32) if bias is None else bias,
         F32(zp),
-        requant_bounds(dtype, lo, hi),
+        requant_bounds(dtype, lo, hi) if integral else np.zeros((2, 2), F32),
+        integral,
         dst,
     )
 

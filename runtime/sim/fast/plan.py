@@ -451,7 +451,7 @@ def _requant_planes(ctx: Context, f):
         if f["has_row_scale"]
         else None
     )
-    if ctx.engines and offset is None and f["dst_dtype"] != "f32":
+    if ctx.engines and offset is None:
         one_pass = fused.requant_kernel(dst, x, planes, scale, rs, bias, f["zp"], f["lo"], f["hi"])
         if one_pass is not None:
             return one_pass
