@@ -230,7 +230,7 @@ def _mvm(ctx: Context, f):
             ctx.folded_scales += 1
         ctx.leave_float(f["dst_mem"], f["dst_addr"], "i32", jobs * cols, y, exp, store)
     elif not acc:  # the result goes straight to memory, and to y for the next step
-        floats = copy and (out is y or (ints and out is yi))
+        floats = copy and (out is y or (ints and out is yi and _requantized(ctx, f, jobs * cols)))
         finish = adc_to(dst, keep=floats)
         if floats:
             ctx.leave_float(f["dst_mem"], f["dst_addr"], "i32", jobs * cols, y)  # int32(y)
@@ -319,6 +319,20 @@ def _folds(ctx: Context, mem: str, addr: int, count: int, exp: int) -> bool:
         return False
     scale = view(ctx.machine, g["scale_mem"], g["scale_addr"], "f32", (g["channels"],))
     return _foldable(scale, exp)
+
+
+def _requantized(ctx: Context, f, count: int) -> bool:
+    """Whether the next instruction is a requantization that may read the float copy of the
+    ``count`` int32 values an xb.mvm with fields ``f`` writes (`_requant` does, for one plane)."""
+    g = ctx.next.fields if ctx.next is not None else None
+    return (
+        g is not None
+        and ctx.next.mnemonic in ("cl.requant", "nl.requant")
+        and (g["src_mem"], g["src_addr"], g["src_dtype"]) == (f["dst_mem"], f["dst_addr"], "i32")
+        and g["rows"] * g["channels"] == count
+        and g["planes"] == 1  # `_requant_planes` reads memory
+        and not (g["has_offset"] or g["has_row_scale"])
+    )
 
 
 def _foldable(scale: np.ndarray, exp: int) -> bool:
