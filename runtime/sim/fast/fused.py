@@ -1,11 +1,13 @@
-"""One-pass kernels for the readout steps of a `Session`, compiled by numba when it is installed.
+"""One-pass kernels for the readout and depthwise steps of a `Session`, compiled by numba.
 
 A crossbar readout is a chain of elementwise float32 operations: the ADC (scale, round, clamp,
 scale back, store as int32) and the requantization of its planes (convert, scale and sum the
 planes, row scale, bias, round, zero point, clamp, store as int8). numpy runs each operation as
 its own pass over the whole matrix, plus a call's overhead; `_jit` runs the chain once per
-element, the same operations in the same order, so the result is the same to the bit (the
-tests compare both with `machine.numerics` on random and extreme values).
+element, the same operations in the same order, so the result is the same to the bit. A
+depthwise convolution runs tap by tap over each output row, channels innermost, in float32
+sums that are exact integers. ``tests/runtime/test_sim_fused.py`` compares every kernel with
+`machine.numerics` on random and extreme values.
 
 `load()` gives the compiled module, or None when numba is missing or disabled
 (``IMCC_NO_JIT=1``); callers then keep their numpy kernels. Compiled code is cached on disk by
