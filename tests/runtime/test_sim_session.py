@@ -617,3 +617,51 @@ def test_random_programs_run_like_fresh_machines(seed):
             assert_same(session.run(x), want)
     # the generator exercises what it is meant to
     assert with_prefix > 10 and restoring > 10
+
+
+def _reprogramming_program() -> Program:
+    """One analog window reprogrammed by the body (a model larger than the chip): read with the
+    prefix's weights, reprogrammed from constant weights and read, reprogrammed from the input
+    (weights no run can know in advance) and read."""
+    rng = np.random.default_rng(3)
+    w1, w2 = rng.integers(-7, 8, (32, 16)), rng.integers(-7, 8, (32, 16))
+    tensors = [
+        Tensor("x", "input", "i8", (8, 32), "L1", 0),
+        Tensor("w1", "const", "i4", (32, 16), "L2", 0),
+        Tensor("w2", "const", "i4", (32, 16), "L2", 256),
+        *(Tensor(f"y{i}", "output", "i32", (8, 16), "L1", 1024 + 512 * i) for i in range(3)),
+    ]
+    consts = [Const.from_values("w1", "i4", w1), Const.from_values("w2", "i4", w2)]
+    prog = {"array": ANALOG, "row0": 0, "col0": 0, "rows": 32, "cols": 16, "fmt": "i4"}
+    mvm = {"array": ANALOG, "row0": 0, "col0": 0, "rows": 32, "cols": 16, "src_mem": "L1"}
+    mvm.update(src_addr=0, seg_len=32, inner_stride=32, n_inner=8, dst_mem="L1", dst_stride=64)
+    instrs = [
+        ("xb.prog", {**prog, "src_mem": "L2", "src_addr": 0}),
+        ("barrier", {}),
+        ("xb.mvm", {**mvm, "dst_addr": 1024, "adc_shift": 3}),
+        ("xb.prog", {**prog, "src_mem": "L2", "src_addr": 256}),
+        ("xb.mvm", {**mvm, "dst_addr": 1536, "adc_shift": 2}),
+        ("xb.prog", {**prog, "src_mem": "L1", "src_addr": 0}),
+        ("xb.mvm", {**mvm, "dst_addr": 2048, "adc_shift": 3}),
+        ("halt", {}),
+    ]
+    return program(instrs, tensors, consts)
+
+
+@pytest.mark.parametrize("mode", ["ideal", "adc", "noisy"])
+def test_windows_the_body_reprograms_alike_in_every_run(mode):
+    prog = _reprogramming_program()
+    session = Session(prog, TINY, mode, seed=2)
+    steady = session._ctx
+    if mode == "noisy":  # programming noise: no window is the same twice
+        assert not steady.steady_windows and not steady.steady_progs
+    else:  # the first two reads and the constant programming; not what the input programs
+        assert sorted(steady.steady_windows) == [0, 2] and sorted(steady.steady_progs) == [1]
+        assert steady.engine_steps == 2
+    rng = np.random.default_rng(4)
+    for _ in range(3):  # the input, read as packed int4 weights, never holds the code -8
+        x = rng.integers(0, 8, (8, 32)) | (rng.integers(0, 8, (8, 32)) << 4)
+        x = x.astype(np.int8)
+        want = reference_run(prog, {"x": x}, TINY, mode, 2)
+        assert_same(session.run({"x": x}), want)
+        assert_same(run_program(prog, {"x": x}, TINY, mode, 2), want)

@@ -31,6 +31,7 @@ from ..machine.semantics import SEMANTICS, call_kernel
 from . import engines, fused
 from .merge import plan_merges
 from .plan_context import Context, Scratch
+from .steady import steady_windows
 
 F32 = np.float32
 # Elements of a tiled per-channel constant: long enough for numpy's contiguous inner loops
@@ -59,8 +60,10 @@ def compile_body(
     if live_out is not None:
         live_out = [dense(space, lo, hi - lo) for space, lo, hi in live_out]
     merges = plan_merges(machine, instrs, footprints, constant)
+    windows, progs = steady_windows(machine, instrs, constant)
     for _ in range(passes):
         ctx = Context(machine, constant, Scratch(sizes), engines, kernels, footprints, live_out)
+        ctx.steady_windows, ctx.steady_progs = windows, progs
         steps = []
         for k, (ins, fp) in enumerate(zip(instrs, footprints)):
             ctx.next = instrs[k + 1] if k + 1 < len(instrs) else None
@@ -263,6 +266,24 @@ def _adc(ctx: Context, y, shift: int, bits: int, out, rescale=True, keep=True):
     return kernel or nx.adc_kernel(y, shift, bits, True, out, rescale=rescale)
 
 
+def _prog(ctx: Context, f):
+    """xb.prog of weights that are the same in every run (`steady`): decoded and checked once,
+    stored into the window by one assignment."""
+    values = ctx.steady_progs.get(ctx.index)
+    if values is None:
+        return None
+    arr = ctx.machine.array(f["array"])
+    win = arr.window(f["row0"], f["col0"], f["rows"], f["cols"])
+
+    def step() -> None:
+        if arr.cells is None:
+            arr.cells = np.zeros((arr.rows, arr.cols), dtype=np.int8)
+        arr.cells[win] = values
+        arr.written()
+
+    return step
+
+
 def _write(ctx: Context, f):
     """xb.write of int8 rows into an array whose cells hold every int8 value (no range scan),
     without device effects: one strided view of memory assigned to the window."""
@@ -291,7 +312,11 @@ def _matmul_window(arr, x, window, scaled, y) -> None:
 
 
 def _steady(ctx: Context, arr, window) -> bool:
-    """Whether the window holds the same cells in every run (so a step never falls back)."""
+    """Whether the window of the instruction being compiled holds the same cells in every run
+    (so a step never falls back): no run writes them, or each run reprograms them alike
+    before (`steady`)."""
+    if ctx.index in ctx.steady_windows:
+        return True
     r0, c0, rows, cols = window
     lo = r0 * arr.group.cols + c0
     hi = (r0 + rows - 1) * arr.group.cols + c0 + cols
@@ -353,7 +378,9 @@ def _mvm_product(ctx: Context, f, arr, window, shift, outs):
     if not ctx.engines or not _steady(ctx, arr, window):
         return None, None
     jobs = mvm_jobs(f)
-    cells = np.ascontiguousarray(arr.cells[arr.window(*window)])
+    cells = ctx.steady_windows.get(ctx.index)
+    if cells is None:
+        cells = np.ascontiguousarray(arr.cells[arr.window(*window)])
     signed = f["src_dtype"] == "i8"
     key = ("xb.mvm", jobs, signed, shift, cells.tobytes(), cells.shape)
     kernel = ctx.kernel(key, lambda: engines.mvm_kernel(jobs, cells, signed, shift))
@@ -676,6 +703,7 @@ _COMPILERS = {
     "cl.copy": _copy,
     "xb.mvm": _mvm,
     "xb.write": _write,
+    "xb.prog": _prog,
     "cl.requant": _requant,
     "nl.requant": _requant,
     "cl.quant": _quant,

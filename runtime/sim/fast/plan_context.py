@@ -110,6 +110,9 @@ class Context:
         self.merged_steps = 0  # instructions done by another one's merged step
         self.bounds: dict[tuple, tuple] = {}  # key -> (written Range, bound)
         self.index, self.next = 0, None
+        # cells reprogrammed by the body but the same in every run (`steady`), by index
+        self.steady_windows: dict[int, np.ndarray] = {}  # xb.mvm → its window's cells
+        self.steady_progs: dict[int, np.ndarray] = {}  # xb.prog → the cells it writes
         self.prev_gather = None
         self.prev_float: FloatCopy | None = None
         self.gathered = None  # at run time: the gather whose float32 copy is in scratch
