@@ -5,6 +5,8 @@
   steps share (scratch buffers, exact float copies, skipped stores);
 - `engines`: onnxruntime kernels where they provably give the exact integers;
 - `fused`: the ADC and requantization chains as one numba-compiled pass each;
+- `merge`: replicated array windows as one product; `steady`: windows the body reprograms
+  alike in every run (models larger than the chip), bound like constant ones;
 - `dataflow`: which bytes a repeated run must put back.
 
 The tests that hold it to the definition: ``tests/runtime/test_sim_plan.py`` (every prepared
