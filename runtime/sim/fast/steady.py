@@ -18,9 +18,7 @@ import numpy as np
 
 from ...isa.packing import check_packed, packed_nbytes, unpack
 from ..machine.machine import Machine
-
-# Values a checked packed format can hold (as `semantics._xb_prog` checks them).
-_PACKED_RANGE = {"t2": (-1, 1), "i4": (-7, 7)}
+from ..machine.semantics import PACKED_RANGE
 
 
 def programmed(machine: Machine, f, constant) -> np.ndarray | None:
@@ -36,7 +34,7 @@ def programmed(machine: Machine, f, constant) -> np.ndarray | None:
         return None
     raw = machine.region(f["src_mem"], f["src_addr"], nbytes)
     problem = check_packed(f["fmt"], raw, count)
-    lo, hi = _PACKED_RANGE[f["fmt"]]
+    lo, hi = PACKED_RANGE[f["fmt"]]
     if (problem and "padding" not in problem) or lo < arr.group.cell_min or hi > arr.group.cell_max:
         return None
     return unpack(f["fmt"], raw, count).reshape(f["rows"], f["cols"]).astype(np.int8)

@@ -58,7 +58,7 @@ def _fill(m: Machine, f) -> None:
 
 
 # Values a checked packed format can hold (t2's code 10 and i4's -8 are rejected on reading).
-_PACKED_RANGE = {"t2": (-1, 1), "i4": (-7, 7)}
+PACKED_RANGE = {"t2": (-1, 1), "i4": (-7, 7)}
 
 
 def _xb_prog(m: Machine, f) -> None:
@@ -68,7 +68,7 @@ def _xb_prog(m: Machine, f) -> None:
     if problem and "padding" not in problem:  # bits after the last weight may hold anything
         raise SimError(f"packed weights at {f['src_mem']}:{f['src_addr']}: {problem}")
     values = unpack(f["fmt"], raw, count).reshape(f["rows"], f["cols"])
-    m.write_cells(f["array"], f["row0"], f["col0"], values, _PACKED_RANGE[f["fmt"]])
+    m.write_cells(f["array"], f["row0"], f["col0"], values, PACKED_RANGE[f["fmt"]])
 
 
 def _xb_write(m: Machine, f) -> None:
