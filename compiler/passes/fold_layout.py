@@ -194,7 +194,8 @@ class SplitSharedTranspose(RewritePattern):
 
 
 def _takes_in(user: Operation, v: Value, perm) -> bool:
-    """Whether ``user`` of the transposed ``v`` (by ``perm``) cancels or sinks the transpose."""
+    """Whether ``user`` of the transposed ``v`` (by ``perm``) cancels or sinks the transpose,
+    as `CancelTransposes`, `SinkThroughElementwise` and `ChannelsLastKernel` would."""
     if perm_of(user) is not None or isinstance(user, imc.QuantOp):
         return True
     if not isinstance(user, imc.KernelOp) or user.get_attr("layout"):
@@ -202,17 +203,14 @@ def _takes_in(user: Operation, v: Value, perm) -> bool:
     kernel = user.get_attr("kernel")
     tensors = [w for w in user.operands[1:] if _is_tensor(w) and _size(w) not in (0, 1)]
     if kernel in UNARY:
-        return user.operands[0] is v and not tensors
+        return user.operands[0] is v and not tensors and bool(user.results[0].uses)
     if kernel in NHWC_CAPABLE:
-        return user.operands[0] is v and perm == NHWC_TO_NCHW
+        unused = not any(r.uses for r in user.results[1:])
+        return user.operands[0] is v and perm == NHWC_TO_NCHW and unused
     if kernel in BINARY and len(user.operands) == 2:
         a, b = user.operands
-        return (
-            a.type.shape == b.type.shape
-            and all(
-                w is v or perm_of(w.owner) == perm for w in (a, b) if isinstance(w.owner, Operation)
-            )
-            and all(isinstance(w.owner, Operation) for w in (a, b))
+        return a.type.shape == b.type.shape and all(
+            w is v or (_transposed(w) or (None, None))[1] == perm for w in (a, b)
         )
     return False
 

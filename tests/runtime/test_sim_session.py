@@ -665,3 +665,65 @@ def test_windows_the_body_reprograms_alike_in_every_run(mode):
         want = reference_run(prog, {"x": x}, TINY, mode, 2)
         assert_same(session.run({"x": x}), want)
         assert_same(run_program(prog, {"x": x}, TINY, mode, 2), want)
+
+
+def test_an_array_read_before_the_body_first_programs_it():
+    """An array weight programming left empty, read (its cells are zeros) and then programmed
+    by the body: not a window every run knows, so the read takes the plain semantics, and the
+    requantization after it reads memory, not a float copy from an earlier step."""
+    rng = np.random.default_rng(0)
+    tensors = [
+        Tensor("x", "input", "i8", (8, 32), "L1", 0),
+        Tensor("w", "const", "i4", (32, 16), "L2", 0),
+        Tensor("s", "const", "f32", (16,), "L2", 512),
+        Tensor("y0", "output", "i8", (8, 16), "L1", 3072),
+        Tensor("y", "output", "i8", (8, 16), "L1", 2048),
+    ]
+    consts = [
+        Const.from_values("w", "i4", rng.integers(-7, 8, (32, 16))),
+        Const.from_values("s", "f32", rng.random(16) / 50),
+    ]
+    prog = {"row0": 0, "col0": 0, "rows": 32, "cols": 16, "fmt": "i4", "src_mem": "L2"}
+    mvm = {"row0": 0, "col0": 0, "rows": 32, "cols": 16, "src_mem": "L1", "src_addr": 0}
+    mvm.update(seg_len=32, inner_stride=32, n_inner=8, dst_mem="L1", dst_stride=64, adc_shift=1)
+    req = {"src_mem": "L1", "dst_mem": "L1", "dst_dtype": "i8", "rows": 8, "channels": 16}
+    req.update(scale_mem="L2", scale_addr=512, bias_mem="L2", bias_addr=512, lo=-100.0, hi=100.0)
+    instrs = [
+        ("xb.prog", {**prog, "array": ANALOG + 1, "src_addr": 0}),
+        ("barrier", {}),
+        ("xb.mvm", {**mvm, "array": ANALOG + 1, "dst_addr": 4096}),  # fills the float copy
+        ("cl.requant", {**req, "src_addr": 4096, "dst_addr": 3072}),
+        ("xb.mvm", {**mvm, "array": ANALOG, "dst_addr": 1024}),  # no cells yet: zeros
+        ("cl.requant", {**req, "src_addr": 1024, "dst_addr": 2048}),
+        ("xb.prog", {**prog, "array": ANALOG, "src_addr": 0}),
+        ("halt", {}),
+    ]
+    prog_ = program(instrs, tensors, consts)
+    session = Session(prog_, TINY, "adc")
+    for _ in range(2):
+        x = rng.integers(-128, 128, (8, 32)).astype(np.int8)
+        want = reference_run(prog_, {"x": x}, TINY, "adc", 0)
+        assert_same(session.run({"x": x}), want)
+        assert_same(run_program(prog_, {"x": x}, TINY, "adc", 0), want)
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["halves", "whole-bounds"])
+def test_a_requantization_writing_over_its_own_scales(whole):
+    """dst overlaps the scale vector: every scale is read before any result is written."""
+    tensors = [
+        Tensor("x", "input", "i32", (4, 4), "L1", 0),
+        Tensor("s", "const", "f32", (4,), "L1", 256),
+        Tensor("y", "output", "i8", (4, 4), "L1", 256),
+    ]
+    consts = [Const.from_values("s", "f32", np.array([0.5, 0.25, 1.5, 2.0], np.float32))]
+    req = {"src_mem": "L1", "src_addr": 0, "src_dtype": "i32", "dst_mem": "L1"}
+    req.update(dst_addr=256, dst_dtype="i8", rows=4, channels=4, scale_mem="L1", scale_addr=256)
+    bounds = (-127.0, 127.0) if whole else (-127.5, 126.5)  # whole: computed in scratch
+    req.update(bias_mem="L1", bias_addr=256, lo=bounds[0], hi=bounds[1])
+    prog_ = program([("barrier", {}), ("cl.requant", req), ("halt", {})], tensors, consts)
+    session = Session(prog_, TINY, "adc")
+    rng = np.random.default_rng(1)
+    for _ in range(2):
+        x = rng.integers(-100, 100, (4, 4)).astype(np.int32)
+        want = reference_run(prog_, {"x": x}, TINY, "adc", 0)
+        assert_same(session.run({"x": x}), want)

@@ -11,8 +11,9 @@ into ``dst`` (rows, c): ``scale`` (planes, c), ``row_scale`` (rows,), ``bias`` (
 float32 and ``bounds`` (2, 2), the clamps applied in order. A row scale of 1 and a bias of -0.0
 change nothing (x · 1 and x + -0.0 are x, signed zeros and NaNs included). With ``integral``
 the result is rounded and clamped: an integer ``dst`` gets the integers, a float32 one (a float
-copy) holds them; without, a float32 ``dst`` gets the unclamped float32 values. One and two planes have loops of their own:
-the compiler vectorizes a row's channels only when no loop over planes sits inside.
+copy) holds them; without, a float32 ``dst`` gets the unclamped float32 values. One and two
+planes have loops of their own: the compiler vectorizes a row's channels only when no loop
+over planes sits inside.
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ def dwconv(x, wt, stride, pads, dil, pad, y, yf):  # pragma: no cover - compiled
                 qb = min(ow, (wd - 1 - off) // sw + 1) if wd - 1 - off >= 0 else 0
                 if not inside:
                     qa, qb = 0, 0
+                qa = min(qa, ow)  # a tap that reaches no pixel of the row: all padding
                 qb = max(qa, qb)
                 if padv != 0:  # padded pixels of this tap
                     for k in range(qa * c):

@@ -47,7 +47,8 @@ def load():
 def requant_bounds(dtype: np.dtype, lo: float, hi: float) -> np.ndarray:
     """The clamps `numerics.saturate_kernel` applies for an integer ``dtype``, as (2, 2): one
     clamp to the meet of [lo, hi] and the type's range (then the type's range again, which
-    changes nothing), or where they do not meet, [lo, hi] and then the type's range."""
+    changes nothing), or where they do not meet, [lo, hi] and then the type's range. The
+    bounds are numbers (the ISA's encoding refuses NaN in float fields)."""
     dlo, dhi = INT_RANGES[dtype.name]
     a, b = max(float(lo), dlo), min(float(hi), dhi)
     first = [a, b] if lo <= hi and a <= b else [lo, hi]

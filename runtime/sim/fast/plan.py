@@ -9,10 +9,12 @@ change, picks the kernel and binds it all in a closure ``step()``. The kernels a
 the two byte for byte). Anything unusual (noisy arrays, zero-size operands, overlapping operands,
 integer overflow paths) takes the plain semantic function.
 
-Two kinds of step go further. Where numpy has no fast kernel, an `engines` kernel (onnxruntime)
-computes the same integers, where they are provably exact: xb.mvm windows as int8 matrix
-products, dw.conv as a float32 depthwise convolution. And consecutive steps hand over float32
-copies of their integer results, or leave out stores that only the next step would read
+Steps of a session go further. Where numpy has no fast kernel, an `engines` kernel
+(onnxruntime) computes the same integers, where they are provably exact: xb.mvm windows as int8
+matrix products (without numba, dw.conv as a float32 depthwise convolution). Chains of
+elementwise operations (the ADC, requantizations) and dw.conv run as one numba-compiled pass
+(`fused`) doing the same float32 operations in the same order. Consecutive steps hand over
+float32 copies of their integer results, or leave out stores that only the next step would read
 (`plan_context`).
 """
 
@@ -52,7 +54,9 @@ def compile_body(
     (``passes > 1``). Kernels are built once and shared by both passes. ``live_out``: the
     (space, lo, hi) byte ranges read after the body (the program's outputs); when given, a
     step whose result only the next step reads, from a float copy, does not store it. None:
-    every byte may be read afterwards, every step stores everything.
+    every byte may be read afterwards, every step stores everything. Every run must start from
+    the array cells the machine holds now where it reads them before writing them (`steady`):
+    a `Session` puts them back before each run.
     """
     sizes = None
     kernels: dict = {}
@@ -371,9 +375,9 @@ def _mvm_product(ctx: Context, f, arr, window, shift, outs):
     """An `engines` kernel for an xb.mvm whose window no run changes and what it writes, or
     (None, None).
 
-    Of ``outs`` = (dst, yi, y) it writes the float32 ``y`` (the sums times 2^-shift) under an
-    ADC; else the int32 sums, straight into ``dst`` when nothing is added to it and it can be
-    bound, or into ``yi``.
+    Of ``outs`` = (dst, yi, y) it writes the float32 ``y`` (the sums times 2^-shift) when
+    ``shift`` is given; else the int32 sums, straight into ``dst`` when nothing is added to it
+    and it can be bound, or into ``yi`` (an ADC's caller passes ``yi`` as ``dst``).
     """
     if not ctx.engines or not _steady(ctx, arr, window):
         return None, None
@@ -451,7 +455,9 @@ def _requant(ctx: Context, f):
         store = partial(np.copyto, dst, work, casting="unsafe") if drop else None
         ctx.leave_float(f["dst_mem"], f["dst_addr"], f["dst_dtype"], rows * ch, work, 0, store)
     src_span, dst_span = _span(f, "src", x.nbytes), _span(f, "dst", dst.nbytes)
-    if ctx.engines and integral and not _overlap(src_span, dst_span):
+    # the compiled pass reads the constants row by row: they must not be what it writes
+    clobbers = not left and not fixed and any(_overlap(dst_span, span) for span in spans)
+    if ctx.engines and integral and not _overlap(src_span, dst_span) and not clobbers:
         # one compiled pass, into work when the next step reads the float copy
         one = fused.requant_kernel(
             work if left else dst, x, 1, scale, None, bias, f["zp"], lo, hi, dst.dtype
@@ -492,7 +498,9 @@ def _requant_planes(ctx: Context, f):
         if f["has_row_scale"]
         else None
     )
-    if ctx.engines and offset is None:
+    rs_span = _span(f, "row_scale", 4 * rows) if rs is not None else None
+    clobbers = rs_span is not None and _overlap(_span(f, "dst", dst.nbytes), rs_span)
+    if ctx.engines and offset is None and not clobbers:  # (row scales are read row by row)
         one_pass = fused.requant_kernel(dst, x, planes, scale, rs, bias, f["zp"], f["lo"], f["hi"])
         if one_pass is not None:
             return one_pass

@@ -6,8 +6,10 @@ inference body), so the cells an `xb.mvm` reads are not constant over the body. 
 same in every run, though, when each of them was last written, earlier in the same run, by an
 `xb.prog` whose packed weights no instruction of the body writes, on an array without device
 effects: every run programs the same values before the read. So is a cell the run reads before
-writing it: every run starts from the cells weight programming left (a `Session` puts back
-what an earlier run changed and a later one reads first, `dataflow`). `steady_windows` walks the body once, applying such programming to a shadow copy of the
+writing it, on an array weight programming wrote: every run starts from the cells weight
+programming left (a `Session` puts back what an earlier run changed and a later one reads
+first, `dataflow`; a caller of `compile_body` that does not must not rely on this).
+`steady_windows` walks the body once, applying such programming to a shadow copy of the
 cells, and gives those windows' cells by instruction, so that the `xb.mvm` step binds them into
 a kernel as it does a window no run rewrites, and the `xb.prog` step stores values decoded once.
 """
@@ -49,8 +51,10 @@ def steady_windows(machine: Machine, instrs, constant) -> tuple[dict, dict]:
         arr = machine.array(a)
         shape = (arr.rows, arr.cols)
         shadow[a] = np.zeros(shape, np.int8) if arr.cells is None else arr.cells.copy()
-        # until the run writes them, cells hold what weight programming left
-        known[a] = np.full(shape, not machine.device.affects(arr.group))
+        # until the run writes them, cells hold what weight programming left; an array it
+        # left unprogrammed has no cells yet (its reads take the plain semantics)
+        programmed_ = arr.cells is not None and not machine.device.affects(arr.group)
+        known[a] = np.full(shape, programmed_)
     windows, progs, seen = {}, {}, {}
     for k, ins in enumerate(instrs):
         f = ins.fields
