@@ -146,3 +146,16 @@ def test_dwconv_matches_numerics(case):
     y2 = np.zeros_like(want)
     fused.dwconv_kernel(x.astype(F32), wgt, stride, pads, dil, pad, y2)()
     assert np.array_equal(y2, want)
+
+
+def test_dwconv_taps_that_reach_no_pixel_of_a_row():
+    """Left padding wider than a tap's reach: the tap reads padding only (the row buffer must
+    not be indexed past its end; ``NUMBA_BOUNDSCHECK=1`` shows it)."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(-128, 128, (1, 1, 4)).astype(np.int8)
+    wgt = rng.integers(-128, 128, (2, 3, 4)).astype(np.int8)
+    geometry = ((3, 1), (5, 6, 0, 5), (2, 4), 7)  # stride, pads, dilation, pad value
+    want = nx.dwconv(x, wgt, *geometry)
+    y = np.empty_like(want)
+    fused.dwconv_kernel(x, wgt, *geometry, y)()
+    assert np.array_equal(y, want)
