@@ -277,15 +277,7 @@ def _prog(ctx: Context, f):
     if values is None:
         return None
     arr = ctx.machine.array(f["array"])
-    win = arr.window(f["row0"], f["col0"], f["rows"], f["cols"])
-
-    def step() -> None:
-        if arr.cells is None:
-            arr.cells = np.zeros((arr.rows, arr.cols), dtype=np.int8)
-        arr.cells[win] = values
-        arr.written()
-
-    return step
+    return _store_cells(arr, arr.window(f["row0"], f["col0"], f["rows"], f["cols"]), values)
 
 
 def _write(ctx: Context, f):
@@ -300,12 +292,17 @@ def _write(ctx: Context, f):
     if f["row0"] + rows > arr.rows or f["col0"] + cols > arr.cols:
         return None  # the semantics say what is wrong
     src = view(m, f["src_mem"], f["src_addr"], "i8", (rows, cols), f["src_stride"])
-    win = arr.window(f["row0"], f["col0"], rows, cols)
+    return _store_cells(arr, arr.window(f["row0"], f["col0"], rows, cols), src)
+
+
+def _store_cells(arr, win, values):
+    """A step storing ``values`` (fixed cells, or a view of memory read when the step runs)
+    into the window ``win`` of array ``arr``, which gets zero cells first if it has none."""
 
     def step() -> None:
         if arr.cells is None:
             arr.cells = np.zeros((arr.rows, arr.cols), dtype=np.int8)
-        arr.cells[win] = src
+        arr.cells[win] = values
         arr.written()
 
     return step
