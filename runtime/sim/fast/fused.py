@@ -22,7 +22,7 @@ from functools import partial
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..machine.numerics import INT_RANGES
+from ..machine.numerics import INT_RANGES, narrow_bounds
 
 F32 = np.float32
 _NOWHERE = np.empty((0, 0), F32)
@@ -45,14 +45,12 @@ def load():
 
 
 def requant_bounds(dtype: np.dtype, lo: float, hi: float) -> np.ndarray:
-    """The clamps `numerics.saturate_kernel` applies for an integer ``dtype``, as (2, 2): one
-    clamp to the meet of [lo, hi] and the type's range (then the type's range again, which
-    changes nothing), or where they do not meet, [lo, hi] and then the type's range. The
-    bounds are numbers (the ISA's encoding refuses NaN in float fields)."""
-    dlo, dhi = INT_RANGES[dtype.name]
-    a, b = max(float(lo), dlo), min(float(hi), dhi)
-    first = [a, b] if lo <= hi and a <= b else [lo, hi]
-    return np.array([first, [dlo, dhi]], F32)
+    """The clamps `numerics.saturate_kernel` applies for an integer ``dtype`` as (2, 2): its
+    `numerics.narrow_bounds`, a single clamp followed by the type's range again (which then
+    changes nothing). The bounds are numbers (the ISA's encoding refuses NaN in float
+    fields)."""
+    bounds = narrow_bounds(dtype, lo, hi)
+    return np.array(bounds + [INT_RANGES[dtype.name]] * (2 - len(bounds)), F32)
 
 
 def requant_kernel(dst, x, planes: int, scale, row_scale, bias, zp, lo, hi, dtype=None):

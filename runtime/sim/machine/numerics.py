@@ -333,12 +333,7 @@ def saturate_kernel(v, out, lo=-np.inf, hi=np.inf, may_be_nan=True, store=True):
             np.copyto(out, saturate(v, dtype))
 
         return wide
-    dlo, dhi = INT_RANGES[dtype.name]
-    a, b = max(float(lo), dlo), min(float(hi), dhi)
-    if lo <= hi and a <= b:
-        bounds = [(F32(a), F32(b))]
-    else:
-        bounds = [(F32(lo), F32(hi)), (F32(dlo), F32(dhi))]
+    bounds = narrow_bounds(dtype, lo, hi)
 
     def narrow() -> None:
         for c_lo, c_hi in bounds:
@@ -351,6 +346,17 @@ def saturate_kernel(v, out, lo=-np.inf, hi=np.inf, may_be_nan=True, store=True):
             np.copyto(out, v, casting="unsafe")  # in range and integral: the cast astype does
 
     return narrow
+
+
+def narrow_bounds(dtype: np.dtype, lo: float, hi: float) -> list[tuple[np.float32, np.float32]]:
+    """The float32 clamps, in order, that take integral values to ``clamp(v, lo, hi)``
+    saturated to the int8 or uint8 ``dtype``: one clamp to the meet of [lo, hi] and the type's
+    range, or where they do not meet, [lo, hi] and then the type's range."""
+    dlo, dhi = INT_RANGES[dtype.name]
+    a, b = max(float(lo), dlo), min(float(hi), dhi)
+    if lo <= hi and a <= b:
+        return [(F32(a), F32(b))]
+    return [(F32(lo), F32(hi)), (F32(dlo), F32(dhi))]
 
 
 def quant(x, scale: float, zp: int, out_dtype, lo=-np.inf, hi=np.inf) -> np.ndarray:
